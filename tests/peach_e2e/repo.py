@@ -1,0 +1,68 @@
+"""Helpers for end-to-end tests: fresh checkouts of this repo and runs of its launcher."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Mapping, Optional, Sequence
+
+# What a user's shell passes on; everything else (PANTS_*, UV_*, ...) is left out on purpose.
+PASSED_ENV = ("PATH", "HOME", "PYENV_ROOT", "SSL_CERT_FILE", "SSL_CERT_DIR", "XDG_CACHE_HOME", "LANG", "LC_ALL")
+
+
+def repo_root() -> Path:
+    """The checkout under test, from `[test].extra_env_vars` in pants.toml."""
+    root = os.environ.get("PEACH_REPO_ROOT")
+    if not root:
+        raise RuntimeError("PEACH_REPO_ROOT is not set: run the end-to-end tests with `./pants test`.")
+    return Path(root)
+
+
+def user_env(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.update(extra or {})
+    return env
+
+
+def fresh_checkout(dest: Path) -> Path:
+    """`git clone` of the repo, with the working tree's uncommitted files laid over it.
+
+    So the test sees what a fresh clone of the work would see, committed or not.
+    """
+    root = repo_root()
+    subprocess.run(["git", "clone", "-q", str(root), str(dest)], check=True)
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        source = root / rel
+        target = dest / rel
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        elif target.exists() and not source.exists():
+            target.unlink()
+    return dest
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def pants(checkout: Path, args: Sequence[str], env: Optional[Mapping[str, str]] = None, timeout: int = 900) -> Run:
+    """Run the repo's launcher in `checkout`, without pantsd, as a user would from a shell."""
+    proc = subprocess.run(
+        ["./pants", "--no-pantsd", *args],
+        cwd=checkout,
+        env=user_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
