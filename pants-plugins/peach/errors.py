@@ -112,3 +112,7 @@ class ProblemCollector:
     def raise_if_any(self) -> None:
         if self.problems:
             raise ConfigError(self.problems)
+
+
+class PackagingError(Exception):
+    """A packaging failure (index, lock, audit): the message says which environment, what and the fix."""

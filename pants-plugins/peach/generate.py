@@ -30,6 +30,7 @@ from peach.subsystem import PeachSubsystem
 from peach.target_types import (
     CodopsField,
     ComponentsField,
+    ConfigFilesField,
     EndpointNameField,
     EnvironmentNameField,
     FullNotebookField,
@@ -92,6 +93,7 @@ class _Builder:
                 EnvironmentNameField.alias: env.name,
                 RequirementsField.alias: env.requirements,
                 ProvenanceField.alias: env.provenance,
+                ConfigFilesField.alias: env.source_files,
                 Dependencies.alias: [*self.helper_specs(env.source_files), *shared],
             }), self.address(environment_name(codops.name, env.name)), um))
         for ep in codops.endpoints:

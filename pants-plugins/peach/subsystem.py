@@ -1,11 +1,19 @@
 """The `[peach]` options."""
 from __future__ import annotations
 
-from pants.option.option_types import StrListOption, StrOption
+from enum import Enum
+
+from pants.option.option_types import EnumOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
 from peach.config import DEFAULT_GATEWAY_ENVIRONMENT
+
+
+class StaleLockfileBehavior(Enum):
+    error = "error"
+    warn = "warn"
+    ignore = "ignore"
 
 
 class PeachSubsystem(Subsystem):
@@ -55,6 +63,67 @@ class PeachSubsystem(Subsystem):
             """
             Name of the internal environment built for every codops' CodopsGateway. It holds the
             `base` environment's requirements. User environments may not take this name.
+            """
+        ),
+    )
+    python_version = StrOption(
+        default="3.11",
+        help=softwrap(
+            """
+            The serving image's Python version (`major.minor`). Each project gets
+            `requires-python = "==<version>.*"`, and uv locks with an interpreter of this version
+            found by Pants' interpreter discovery (`[python-bootstrap].search_path`).
+            """
+        ),
+    )
+    platforms = StrListOption(
+        default=["sys_platform == 'linux' and platform_machine == 'x86_64'"],
+        help=softwrap(
+            """
+            The serving image's platforms, as PEP 508 markers; written to `[tool.uv].environments`
+            so uv resolves for these platforms only. Empty: a universal lock.
+            """
+        ),
+    )
+    private_index = StrOption(
+        default="",
+        help=softwrap(
+            """
+            The private package index: an http(s) "simple" index URL (without credentials), or a
+            directory of wheels relative to the build root. Private packages (`private_packages`)
+            come from it and from nowhere else. Credentials come only from the environment, in
+            uv's convention: `UV_INDEX_<NAME>_USERNAME` / `UV_INDEX_<NAME>_PASSWORD`, where NAME is
+            `private_index_name` in upper case.
+            """
+        ),
+    )
+    private_index_name = StrOption(
+        default="private",
+        advanced=True,
+        help="The private index's name in `[[tool.uv.index]]` (and in its credential variables).",
+    )
+    index_timeout = IntOption(
+        default=30,
+        advanced=True,
+        help="Seconds to wait for the private index when looking up the latest release of a package.",
+    )
+    lockfile_dir = StrOption(
+        default="3rdparty/peach/locks",
+        help=softwrap(
+            """
+            Where `pants generate-lockfiles --resolve=peach/<codops>/<env>` writes committed
+            lockfiles (`<dir>/<codops>/<env>/uv.lock`). When such a lockfile exists, `package`
+            ships it after `uv lock --check` confirms it is current.
+            """
+        ),
+    )
+    stale_lockfile = EnumOption(
+        default=StaleLockfileBehavior.error,
+        help=softwrap(
+            """
+            What `package` does when a committed lockfile is stale: `error` fails with the command
+            that regenerates it; `warn` logs that and ships a freshly resolved lockfile; `ignore`
+            ships a freshly resolved lockfile silently.
             """
         ),
     )

@@ -74,6 +74,12 @@ class ProvenanceField(StringSequenceField):
     )
 
 
+class ConfigFilesField(StringSequenceField):
+    alias = "config_files"
+    default = ()
+    help = "The peach config files this environment was read from (its own and its codops' `base` files)."
+
+
 class PyEnvironmentDependenciesField(Dependencies):
     help = "The config files this environment was read from (set by `peach_config`)."
 
@@ -86,6 +92,7 @@ class PyEnvironmentTarget(Target):
         EnvironmentNameField,
         RequirementsField,
         ProvenanceField,
+        ConfigFilesField,
         PyEnvironmentDependenciesField,
     )
     help = help_text(
