@@ -11,6 +11,7 @@ from typing import Optional, Tuple
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
+from pants.base.build_root import BuildRoot
 from pants.core.goals.package import (
     BuiltPackage,
     BuiltPackageArtifact,
@@ -23,7 +24,6 @@ from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestContents,
-    DigestSubset,
     FileContent,
     MergeDigests,
     PathGlobs,
@@ -45,6 +45,7 @@ from peach.pyproject import (
     audit_lock,
     credentials_env_names,
     index_url_for_project,
+    normalize_lock,
     private_names,
     redact,
     render_environments_json,
@@ -264,15 +265,16 @@ def _pin(requirement: str, versions: dict) -> str:
 @dataclass(frozen=True)
 class UvLockRequest:
     project: EnvironmentProject
-    check_only: bool  # `uv lock --check` against the committed lockfile in `existing`
-    existing: Optional[Digest]  # a committed uv.lock, placed at <dir>/uv.lock
+    existing: Optional[Digest]  # a committed uv.lock, placed at <dir>/uv.lock (uv keeps its versions)
     description: str
+    # `generate-lockfiles` re-resolves on every run; `package` may reuse a lock of the same inputs.
+    cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
 
 
 @dataclass(frozen=True)
 class UvLockResult:
     exit_code: int
-    lock: Digest  # <dir>/uv.lock
+    lock: bytes  # the content of <dir>/uv.lock, normalised (see `normalize_lock`)
     stderr: str
 
 
@@ -281,7 +283,7 @@ _SANDBOX_DIRS = (".peach/home", ".peach/config", ".peach/credentials")
 
 @rule(desc="Run uv lock for a peach environment")
 async def run_uv_lock(
-    request: UvLockRequest, uv: UvTool, setup: PrivateIndexSetup, peach: PeachSubsystem
+    request: UvLockRequest, uv: UvTool, setup: PrivateIndexSetup, peach: PeachSubsystem, buildroot: BuildRoot
 ) -> UvLockResult:
     project = request.project
     uv_pex = await Get(VenvPex, PexRequest, uv.to_pex_request())
@@ -298,8 +300,6 @@ async def run_uv_lock(
         inputs.append(request.existing)
     input_digest = await Get(Digest, MergeDigests(inputs))
     argv = ["lock", "--directory", project.dir, "--python", python.path, "--no-progress"]
-    if request.check_only:
-        argv.append("--check")
     result = await Get(FallibleProcessResult, VenvPexProcess(
         uv_pex,
         argv=argv,
@@ -318,9 +318,16 @@ async def run_uv_lock(
         append_only_caches={"peach_uv": ".cache/uv"},
         description=request.description,
         level=LogLevel.INFO,
-        cache_scope=ProcessCacheScope.SUCCESSFUL,
+        cache_scope=request.cache_scope,
     ))
-    return UvLockResult(result.exit_code, result.output_digest, result.stderr.decode(errors="replace"))
+    stderr = result.stderr.decode(errors="replace")
+    if result.exit_code != 0:
+        return UvLockResult(result.exit_code, b"", stderr)
+    contents = await Get(DigestContents, Digest, result.output_digest)
+    text = contents[0].content.decode()
+    if setup.is_directory:
+        text = normalize_lock(text, setup.location, buildroot.path)
+    return UvLockResult(0, text.encode(), stderr)
 
 
 def lockfile_path(peach: PeachSubsystem, codops: str, environment: str) -> str:
@@ -344,33 +351,41 @@ async def lock_environment(
     project = await Get(EnvironmentProject, PyEnvironmentFieldSet, fs)
     name = f"{project.codops}/{project.environment}"
     committed_path = lockfile_path(peach, project.codops, project.environment)
-    committed = await Get(Snapshot, PathGlobs([committed_path]))
-    lock: Optional[Digest] = None
-    if committed.files:
-        committed_contents = await Get(DigestContents, Digest, committed.digest)
-        placed = await Get(Digest, CreateDigest([FileContent(f"{project.dir}/uv.lock", committed_contents[0].content)]))
-        check = await Get(UvLockResult, UvLockRequest(project, True, placed, f"Check the committed uv.lock of {name}"))
-        if check.exit_code == 0:
-            lock = placed
+    committed = await Get(DigestContents, PathGlobs([committed_path]))
+    lock: Optional[bytes] = None
+    if committed:
+        # Current means: `uv lock` with the committed lock as its starting point changes nothing.
+        placed = await Get(Digest, CreateDigest([FileContent(f"{project.dir}/uv.lock", committed[0].content)]))
+        check = await Get(UvLockResult, UvLockRequest(project, placed, f"Check the committed uv.lock of {name}"))
+        if check.exit_code != 0:
+            raise PackagingError(lock_failure(name, setup, check.stderr))
+        if check.lock == committed[0].content:
+            lock = committed[0].content
         else:
-            message = (f"The committed lockfile {committed_path} of environment `{name}` is stale (it no longer matches "
-                       f"the environment's requirements). Regenerate it with:\n\n    "
+            message = (f"The committed lockfile {committed_path} of environment `{name}` is stale (it no longer "
+                       f"matches the environment's requirements). Regenerate it with:\n\n    "
                        f"pants generate-lockfiles --resolve={resolve_name(project.codops, project.environment)}\n")
             if peach.stale_lockfile == StaleLockfileBehavior.error:
                 raise PackagingError(message + "\n(or set `[peach].stale_lockfile` to `warn` to re-lock when packaging)")
             if peach.stale_lockfile == StaleLockfileBehavior.warn:
                 logging.getLogger(__name__).warning(message + "Packaging a freshly resolved lockfile instead.")
     if lock is None:
-        result = await Get(UvLockResult, UvLockRequest(project, False, None, f"uv lock {name}"))
+        result = await Get(UvLockResult, UvLockRequest(project, None, f"uv lock {name}"))
         if result.exit_code != 0:
-            raise PackagingError(_lock_failure(name, setup, result.stderr))
+            raise PackagingError(lock_failure(name, setup, result.stderr))
         lock = result.lock
-    contents = await Get(DigestContents, Digest, lock)
-    problem = audit_lock(contents[0].content.decode(), project.private_names, _index_in_lock(project, setup))
-    if problem:
-        raise PackagingError(f"environment `{name}`: DEPENDENCY CONFUSION: {problem}. The lockfile was not written.")
-    digest = await Get(Digest, MergeDigests([project.pyproject, lock]))
+    check_audit(project, setup, lock)
+    lock_digest = await Get(Digest, CreateDigest([FileContent(f"{project.dir}/uv.lock", lock)]))
+    digest = await Get(Digest, MergeDigests([project.pyproject, lock_digest]))
     return LockedEnvironment(project, digest)
+
+
+def check_audit(project: EnvironmentProject, setup: PrivateIndexSetup, lock: bytes) -> None:
+    """Fail unless every private package in the lock comes from the private index."""
+    problem = audit_lock(lock.decode(), project.private_names, _index_in_lock(project, setup))
+    if problem:
+        raise PackagingError(f"environment `{project.codops}/{project.environment}`: DEPENDENCY CONFUSION: "
+                             f"{problem}. The lockfile was not written.")
 
 
 def _index_in_lock(project: EnvironmentProject, setup: PrivateIndexSetup) -> str:
@@ -379,7 +394,7 @@ def _index_in_lock(project: EnvironmentProject, setup: PrivateIndexSetup) -> str
     return setup.location
 
 
-def _lock_failure(name: str, setup: PrivateIndexSetup, stderr: str) -> str:
+def lock_failure(name: str, setup: PrivateIndexSetup, stderr: str) -> str:
     text = stderr
     for _, value in setup.credentials:
         text = text.replace(value, "***")

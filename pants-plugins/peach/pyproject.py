@@ -171,6 +171,15 @@ def audit_lock(lock_text: str, private: Sequence[str], index_url: str) -> Option
     return "; ".join(problems) if problems else None
 
 
+def normalize_lock(lock_text: str, directory_index: str, buildroot: str) -> str:
+    """uv records a directory index's absolute path (the sandbox's) in uv.lock: point it at the build root.
+
+    Then the lock is the same for every run in one checkout, and `uv sync --locked` works there.
+    """
+    pattern = re.compile(r'file://[^"\s]*?/' + re.escape(directory_index.strip("/")) + r'(?=["/])')
+    return pattern.sub(f"file://{buildroot.rstrip('/')}/{directory_index.strip('/')}", lock_text)
+
+
 def _origin(url: str) -> str:
     match = re.match(r"^(\w+://[^/]+)", redact(url))
     return match.group(1) if match else url

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pants.core.target_types import TargetGeneratorSourcesHelperTarget
 
-from peach import generate, package
+from peach import generate, lockfiles, package
 from peach.target_types import (
     PeachCodopsTarget,
     PeachConfigTarget,
@@ -25,4 +25,4 @@ def target_types():
 
 
 def rules():
-    return [*generate.rules(), *package.rules()]
+    return [*generate.rules(), *package.rules(), *lockfiles.rules()]
