@@ -242,6 +242,7 @@ async def environment_project(
         index=PrivateIndex(setup.name, url, flat),
         private_names=private_names(pinned, settings.is_private),
         config_files=tuple(fs.config_files.value or ()),
+        public_index=peach.public_index.strip(),
     )
     digest = await Get(Digest, CreateDigest([
         FileContent(f"{directory}/pyproject.toml", render_pyproject(spec).encode()),

@@ -39,6 +39,7 @@ class ProjectSpec:
     index: PrivateIndex
     private_names: Tuple[str, ...]  # canonical names of the private packages among `requirements`
     config_files: Tuple[str, ...]
+    public_index: str = ""  # "" = uv's default (PyPI)
 
 
 def project_name(codops: str, environment: str) -> str:
@@ -104,6 +105,12 @@ def render_pyproject(spec: ProjectSpec) -> str:
     index.add("explicit", True)
     indexes = tomlkit.aot()
     indexes.append(index)
+    if spec.public_index:
+        public = tomlkit.table()
+        public.add("name", "public")
+        public.add("url", spec.public_index.rstrip("/"))
+        public.add("default", True)
+        indexes.append(public)
     uv.add("index", indexes)
     tool = tomlkit.table(is_super_table=True)
     tool.add("uv", uv)

@@ -146,3 +146,9 @@ def test_audit_flat_directory() -> None:
     lock = LOCK.format(version="1.1.0", registry="../../../../example/private-index", wheel="x").replace(
         '{ url = "x", hash = "sha256:00" }', '{ path = "pipe_algorithms_lib-1.1.0-py3-none-any.whl" }')
     assert audit_lock(lock, ["pipe-algorithms-lib"], "../../../../example/private-index") is None
+
+
+def test_public_index_replaces_pypi() -> None:
+    spec = ProjectSpec(**{**SPEC.__dict__, "public_index": "http://127.0.0.1:9/simple/"})
+    indexes = tomlkit.parse(render_pyproject(spec)).unwrap()["tool"]["uv"]["index"]
+    assert indexes[1] == {"name": "public", "url": "http://127.0.0.1:9/simple", "default": True}

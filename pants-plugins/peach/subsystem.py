@@ -97,6 +97,17 @@ class PeachSubsystem(Subsystem):
             """
         ),
     )
+    public_index = StrOption(
+        default="",
+        advanced=True,
+        help=softwrap(
+            """
+            A replacement for the public index (PyPI), e.g. a company mirror: an http(s) simple
+            index URL, written to `[[tool.uv.index]]` with `default = true`. Empty: uv's default,
+            PyPI. Private packages still come only from the private index.
+            """
+        ),
+    )
     private_index_name = StrOption(
         default="private",
         advanced=True,
