@@ -44,6 +44,7 @@ from peach.pyproject import (
     ProjectSpec,
     audit_lock,
     credentials_env_names,
+    exact_names,
     index_url_for_project,
     normalize_lock,
     private_names,
@@ -211,6 +212,10 @@ class EnvironmentProject:
     private_names: Tuple[str, ...]
     pyproject: Digest  # at <distdir>/peach/<codops>/<env>/pyproject.toml
     dir: str  # <distdir>/peach/<codops>/<env>, in the sandbox and relative to the build root
+    private_patterns: Tuple[str, ...]
+
+    def is_private(self, name: str) -> bool:
+        return Settings(private_packages=self.private_patterns).is_private(name)
 
 
 @rule(desc="Write a peach environment's pyproject.toml")
@@ -243,11 +248,14 @@ async def environment_project(
         private_names=private_names(pinned, settings.is_private),
         config_files=tuple(fs.config_files.value or ()),
         public_index=peach.public_index.strip(),
+        transitive_private=tuple(
+            n for n in exact_names(peach.private_packages) if n not in private_names(pinned, settings.is_private)
+        ),
     )
     digest = await Get(Digest, CreateDigest([
         FileContent(f"{directory}/pyproject.toml", render_pyproject(spec).encode()),
     ]))
-    return EnvironmentProject(codops, env, pinned, spec.private_names, digest, directory)
+    return EnvironmentProject(codops, env, pinned, spec.private_names, digest, directory, tuple(peach.private_packages))
 
 
 def _pin(requirement: str, versions: dict) -> str:
@@ -383,7 +391,7 @@ async def lock_environment(
 
 def check_audit(project: EnvironmentProject, setup: PrivateIndexSetup, lock: bytes) -> None:
     """Fail unless every private package in the lock comes from the private index."""
-    problem = audit_lock(lock.decode(), project.private_names, _index_in_lock(project, setup))
+    problem = audit_lock(lock.decode(), project.is_private, _index_in_lock(project, setup))
     if problem:
         raise PackagingError(f"environment `{project.codops}/{project.environment}`: DEPENDENCY CONFUSION: "
                              f"{problem}. The lockfile was not written.")

@@ -8,7 +8,7 @@ import json
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple
 
 import tomlkit
 
@@ -40,6 +40,9 @@ class ProjectSpec:
     private_names: Tuple[str, ...]  # canonical names of the private packages among `requirements`
     config_files: Tuple[str, ...]
     public_index: str = ""  # "" = uv's default (PyPI)
+    # Private packages (exact names) that may arrive only transitively: a sources pin applies to
+    # direct dependencies only, so these get an override that carries the pin to every requirement.
+    transitive_private: Tuple[str, ...] = ()
 
 
 def project_name(codops: str, environment: str) -> str:
@@ -90,9 +93,13 @@ def render_pyproject(spec: ProjectSpec) -> str:
         envs = tomlkit.array()
         envs.extend(spec.platforms)
         uv.add("environments", envs)
-    if spec.private_names:
+    if spec.transitive_private:
+        overrides = tomlkit.array()
+        overrides.extend(sorted(spec.transitive_private))
+        uv.add("override-dependencies", overrides)
+    if spec.private_names or spec.transitive_private:
         sources = tomlkit.table()
-        for name in sorted(spec.private_names):
+        for name in sorted({*spec.private_names, *spec.transitive_private}):
             entry = tomlkit.inline_table()
             entry.add("index", spec.index.name)
             sources.add(name, entry)
@@ -120,6 +127,11 @@ def render_pyproject(spec: ProjectSpec) -> str:
 
 def private_names(requirements: Iterable[str], is_private) -> Tuple[str, ...]:
     return tuple(sorted({parse_requirement(r).key for r in requirements if is_private(parse_requirement(r).name)}))
+
+
+def exact_names(patterns: Iterable[str]) -> Tuple[str, ...]:
+    """The private-package option entries that are names, not shell patterns."""
+    return tuple(sorted({canonical_name(p) for p in patterns if not any(c in p for c in "*?[")}))
 
 
 def render_environments_json(
@@ -151,14 +163,17 @@ def redact(url: str) -> str:
     return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
 
 
-def audit_lock(lock_text: str, private: Sequence[str], index_url: str) -> Optional[str]:
-    """None when every private package in uv.lock comes from the private index; else the problem."""
+def audit_lock(lock_text: str, is_private: Callable[[str], bool], index_url: str) -> Optional[str]:
+    """None when every private package in uv.lock comes from the private index; else the problem.
+
+    Every locked package whose name is private (by name or pattern) is checked, direct or transitive.
+    """
     data = tomlkit.parse(lock_text)
     problems = []
     expected = index_url.rstrip("/")
     for package in data.get("package", []):
         name = canonical_name(str(package.get("name", "")))
-        if name not in private:
+        if not is_private(name):
             continue
         source = package.get("source", {})
         registry = str(source.get("registry", "")).rstrip("/") if hasattr(source, "get") else ""

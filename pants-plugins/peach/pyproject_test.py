@@ -4,11 +4,13 @@ import json
 
 import tomlkit
 
+from peach.config import Settings
 from peach.pyproject import (
     PrivateIndex,
     ProjectSpec,
     audit_lock,
     credentials_env_names,
+    exact_names,
     index_url_for_project,
     private_names,
     project_name,
@@ -99,6 +101,8 @@ def test_environments_json() -> None:
     }
 
 
+PRIVATE = Settings(private_packages=("pipe-*",)).is_private
+
 LOCK = """\
 version = 1
 revision = 3
@@ -121,13 +125,13 @@ source = {{ registry = "https://pypi.org/simple" }}
 def test_audit_accepts_private_packages_from_the_private_index() -> None:
     lock = LOCK.format(version="1.1.0", registry="http://127.0.0.1:8081/simple",
                        wheel="http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-py3-none-any.whl")
-    assert audit_lock(lock, ["pipe-algorithms-lib"], "http://127.0.0.1:8081/simple") is None
+    assert audit_lock(lock, PRIVATE, "http://127.0.0.1:8081/simple") is None
 
 
 def test_audit_catches_a_planted_public_release() -> None:
     lock = LOCK.format(version="99.0.0", registry="http://127.0.0.1:8082/simple",
                        wheel="http://127.0.0.1:8082/packages/pipe_algorithms_lib-99.0.0-py3-none-any.whl")
-    assert audit_lock(lock, ["pipe-algorithms-lib"], "http://127.0.0.1:8081/simple") == (
+    assert audit_lock(lock, PRIVATE, "http://127.0.0.1:8081/simple") == (
         "pipe-algorithms-lib==99.0.0 comes from http://127.0.0.1:8082/simple, not the private index "
         "http://127.0.0.1:8081/simple"
     )
@@ -136,7 +140,7 @@ def test_audit_catches_a_planted_public_release() -> None:
 def test_audit_catches_files_from_another_host() -> None:
     lock = LOCK.format(version="1.1.0", registry="http://127.0.0.1:8081/simple",
                        wheel="https://files.example.invalid/pipe_algorithms_lib-1.1.0-py3-none-any.whl")
-    assert audit_lock(lock, ["pipe-algorithms-lib"], "http://127.0.0.1:8081/simple") == (
+    assert audit_lock(lock, PRIVATE, "http://127.0.0.1:8081/simple") == (
         "pipe-algorithms-lib==1.1.0 has a file from https://files.example.invalid/pipe_algorithms_lib-1.1.0-py3-none-any.whl, "
         "outside the private index"
     )
@@ -145,10 +149,26 @@ def test_audit_catches_files_from_another_host() -> None:
 def test_audit_flat_directory() -> None:
     lock = LOCK.format(version="1.1.0", registry="../../../../example/private-index", wheel="x").replace(
         '{ url = "x", hash = "sha256:00" }', '{ path = "pipe_algorithms_lib-1.1.0-py3-none-any.whl" }')
-    assert audit_lock(lock, ["pipe-algorithms-lib"], "../../../../example/private-index") is None
+    assert audit_lock(lock, PRIVATE, "../../../../example/private-index") is None
 
 
 def test_public_index_replaces_pypi() -> None:
     spec = ProjectSpec(**{**SPEC.__dict__, "public_index": "http://127.0.0.1:9/simple/"})
     indexes = tomlkit.parse(render_pyproject(spec)).unwrap()["tool"]["uv"]["index"]
     assert indexes[1] == {"name": "public", "url": "http://127.0.0.1:9/simple", "default": True}
+
+
+def test_transitive_private_packages_get_a_pinned_override() -> None:
+    spec = ProjectSpec(**{**SPEC.__dict__, "transitive_private": ("pipe-core",)})
+    uv = tomlkit.parse(render_pyproject(spec)).unwrap()["tool"]["uv"]
+    assert uv["override-dependencies"] == ["pipe-core"]
+    assert uv["sources"] == {"pipe-algorithms-lib": {"index": "private"}, "pipe-core": {"index": "private"}}
+    assert exact_names(["Pipe_Core", "pipe-*", "x?"]) == ("pipe-core",)
+
+
+def test_audit_checks_transitive_private_packages_by_pattern() -> None:
+    lock = LOCK.format(version="1.1.0", registry="http://127.0.0.1:8081/simple",
+                       wheel="http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-py3-none-any.whl")
+    lock += '\n[[package]]\nname = "pipe-core"\nversion = "99.0.0"\nsource = { registry = "http://127.0.0.1:8082/simple" }\n'
+    assert audit_lock(lock, PRIVATE, "http://127.0.0.1:8081/simple") == (
+        "pipe-core==99.0.0 comes from http://127.0.0.1:8082/simple, not the private index http://127.0.0.1:8081/simple")
