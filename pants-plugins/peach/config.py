@@ -46,6 +46,10 @@ COMPONENT_KEYS = ("notebook", "method", "full_notebook")
 TASK_KEYS = ("notebook", "method", "full_notebook", "py_env")
 ENVIRONMENT_KEYS = ("dependencies",)
 REMOVED_KEY = "dependencies"
+REMOVED_FIX = (
+    "there is no `dependencies` key here any more (it was removed): declare the list under "
+    "`py_environments.<env>.dependencies` and select the environment with `py_env`"
+)
 
 CONFIG_FILE_GLOBS = ("**/peach.conf/*.yaml", "**/peach.conf/*.yml", "**/peach.yaml")
 
@@ -296,6 +300,7 @@ class _FileConfig:
     endpoints: Tuple[_EndpointDecl, ...]
     tasks: Tuple[_TaskDecl, ...]
     py_env_refs: Tuple[_PyEnvRef, ...]
+    invalid_envs: Tuple[str, ...] = ()  # declared, but the entry is invalid (and reported)
 
 
 class _FileReader:
@@ -306,6 +311,9 @@ class _FileReader:
         self.base_dir = config_base_dir(path)
         self.problems = problems
         self.py_env_refs: List[_PyEnvRef] = []
+        self.invalid_envs: List[str] = []
+        # (line, column) of a mapping -> the known keys its unknown keys were reported as near-misses of
+        self.near_misses: Dict[Tuple[int, int], set] = defaultdict(set)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -322,10 +330,15 @@ class _FileReader:
         return None
 
     def string(self, node: YNode, key: str, valid: str, fix: str = "") -> Optional[str]:
+        leaf = key.rsplit(".", 1)[-1]
         if isinstance(node, YScalar) and isinstance(node.value, str):
             if node.value.strip():
                 return node.value
-            self.problem(node, key, "must not be empty", valid, fix)
+            self.problem(node, key, "must not be empty", valid, fix or f"write a value after `{leaf}:`")
+            return None
+        if isinstance(node, YScalar) and node.value is None:
+            self.problem(node, key, f"must be a string, not {type_name(node)}", valid,
+                         fix or f"write a value after `{leaf}:`")
             return None
         self.problem(node, key, f"must be a string, not {type_name(node)}", valid, fix or "quote the value")
         return None
@@ -340,8 +353,9 @@ class _FileReader:
     def name_key(self, key_node: YScalar, parent: str, what: str) -> Optional[str]:
         value = key_node.value
         if not isinstance(value, str):
-            self.problem(key_node, f"{parent}.{value}", f"the {what} name must be a string, not {type_name(key_node)}",
-                         VALID_NAME, f"quote the name: `'{value}':`")
+            shown = shorten(key_node.text if key_node.text is not None else str(value), 60)  # `null`, not None
+            self.problem(key_node, f"{parent}.{shown}", f"the {what} name must be a string, not {type_name(key_node)}",
+                         VALID_NAME, f"quote the name: `'{shown}':`")
             return None
         if not NAME_RE.match(value):
             self.problem(key_node, f"{parent}.{shorten(value, 60)}", f"`{shorten(value, 60)}` is not a valid {what} name",
@@ -353,13 +367,13 @@ class _FileReader:
                      also: Mapping[str, str] = {}) -> None:
         """Near-miss keys are errors with "did you mean"; other unknown keys only when `strict`.
 
-        `also` maps keys handled elsewhere (removed or misplaced ones) to a note for near-misses.
+        `also` maps keys handled elsewhere (removed or misplaced ones) to the fix for a near-miss of them.
         """
         for key_node, _ in mapping.items():
             name = key_node.value
             if name in known or name in also:
                 continue
-            path = f"{key}.{name}" if key else str(name)
+            path = f"{key}.{shorten(str(name), 60)}" if key else shorten(str(name), 60)
             if not isinstance(name, str):
                 if strict:
                     self.problem(key_node, path, f"unknown key `{name}`", f"the known keys here: {quote_list(known)}",
@@ -367,13 +381,17 @@ class _FileReader:
                 continue
             guess = did_you_mean(name, [*known, *also])
             if guess is not None:
-                note = also.get(guess, "")
-                fix = f"rename `{name}` to `{guess}`" + (f" ({note})" if note else "")
+                self.near_misses[(mapping.line, mapping.column)].add(guess)
+                fix = also.get(guess) or f"rename `{shorten(name, 60)}` to `{guess}`"
                 self.problem(key_node, path, f"unknown key `{shorten(name, 60)}`; did you mean `{guess}`?",
                              f"the known keys here: {quote_list(known)}", fix)
             elif strict:
                 self.problem(key_node, path, f"unknown key `{shorten(name, 60)}`", f"the known keys here: {quote_list(known)}",
                              "remove the key")
+
+    def misspelled(self, mapping: YMap, key: str) -> bool:
+        """Whether an unknown key of `mapping` was reported as a near-miss of `key` (so `key` is not "missing")."""
+        return key in self.near_misses.get((mapping.line, mapping.column), ())
 
     def removed_dependencies(self, mapping: YMap, key: str, fix: Callable[[List[str]], str]) -> None:
         key_node = mapping.key_node(REMOVED_KEY)
@@ -403,7 +421,7 @@ class _FileReader:
                          "a mapping with `codops`, `py_environments`, `endpoints` and `tasks`",
                          "start the file with `codops: <your codops>`")
             return None
-        self.unknown_keys(root, "", TOP_KEYS, strict=False, also={REMOVED_KEY: "but that key was removed"})
+        self.unknown_keys(root, "", TOP_KEYS, strict=False, also={REMOVED_KEY: REMOVED_FIX})
         self.removed_dependencies(root, "", _top_level_fix)
 
         codops = self.read_codops(root)
@@ -412,7 +430,7 @@ class _FileReader:
         tasks = self.read_tasks(root.get("tasks"))
         if codops is None:
             return None
-        return _FileConfig(self.path, codops, envs, endpoints, tasks, tuple(self.py_env_refs))
+        return _FileConfig(self.path, codops, envs, endpoints, tasks, tuple(self.py_env_refs), tuple(self.invalid_envs))
 
     def read_codops(self, root: YMap) -> Optional[str]:
         node = root.get("codops")
@@ -443,15 +461,18 @@ class _FileReader:
             key = f"py_environments.{name}"
             env_map = self.expect_map(value, key, "a mapping with one key, `dependencies`, holding a list of strings")
             if env_map is None:
+                self.invalid_envs.append(name)
                 continue
             self.unknown_keys(env_map, key, ENVIRONMENT_KEYS, strict=True)
             deps_node = env_map.get("dependencies")
             if deps_node is None and env_map.entries:
+                self.invalid_envs.append(name)
                 continue  # the unknown key (a typo of `dependencies`?) is reported already
             if deps_node is None:
                 self.problem(env_map if env_map.entries else key_node, f"{key}.dependencies", "is missing",
                              "a list of requirement strings (it may be empty: `dependencies: []`)",
                              f"add `dependencies:` under `{key}`")
+                self.invalid_envs.append(name)
                 continue
             envs.append(_EnvDecl(name, self.read_dependencies(deps_node, f"{key}.dependencies"), self.path, key_node.line))
         return tuple(envs)
@@ -460,20 +481,27 @@ class _FileReader:
         if isinstance(node, YScalar) and node.value is None:
             return ()
         if not isinstance(node, YSeq):
-            fix = f"write it as a list: `dependencies: [{node.value}]`" if isinstance(node, YScalar) else "write a list of strings"
+            shown = shorten(node.text if node.text is not None else str(node.value), 60) if isinstance(node, YScalar) else ""
+            fix = f"write it as a list: `dependencies: [{shown}]`" if isinstance(node, YScalar) else "write a list of strings"
             self.problem(node, key, f"must be a list of requirement strings, not {type_name(node)}", VALID_REQUIREMENT, fix)
             return ()
         deps = []
         for index, item in enumerate(node.items):
             item_key = f"{key}[{index}]"
             if not (isinstance(item, YScalar) and isinstance(item.value, str)):
-                fix = f"quote it: `'{item.value}'`" if isinstance(item, YScalar) and item.value is not None else "write a requirement string"
+                if isinstance(item, YScalar) and item.value is not None:
+                    fix = f"quote it: `'{shorten(item.text if item.text is not None else str(item.value), 60)}'`"
+                elif isinstance(item, YScalar):
+                    fix = "write a requirement string after the `-`, or delete the empty entry"
+                else:
+                    fix = "write a requirement string"
                 self.problem(item, item_key, f"must be a requirement string, not {type_name(item)}", VALID_REQUIREMENT, fix)
                 continue
             try:
                 deps.append(_Dep(parse_requirement(item.value), self.path, item.line, item_key))
             except RequirementSyntaxError as e:
-                self.problem(item, item_key, f"`{shorten(item.value)}`: {e.what}", VALID_REQUIREMENT, e.fix)
+                what = f"`{shorten(item.value)}`: {e.what}" if item.value.strip() else e.what
+                self.problem(item, item_key, what, VALID_REQUIREMENT, e.fix)
         return tuple(deps)
 
     def read_py_env(self, mapping: YMap, key: str) -> _PyEnvRef:
@@ -491,16 +519,18 @@ class _FileReader:
         nb_node, method_node = mapping.get("notebook"), mapping.get("method")
         path = method = None
         if nb_node is None:
-            self.problem(mapping, f"{key}.notebook", "is missing",
-                         "a path to an `.ipynb` file, relative to the directory holding `peach.conf/`",
-                         f"add `notebook: <file>.ipynb` under `{key}`")
+            if not self.misspelled(mapping, "notebook"):  # else the near-miss is reported already
+                self.problem(mapping, f"{key}.notebook", "is missing",
+                             "a path to an `.ipynb` file, relative to the directory holding `peach.conf/`",
+                             f"add `notebook: <file>.ipynb` under `{key}`")
         else:
             nb = self.string(nb_node, f"{key}.notebook",
                              "a path to an `.ipynb` file, relative to the directory holding `peach.conf/`")
             path = self.notebook_path(nb, nb_node, f"{key}.notebook") if nb is not None else None
         if method_node is None:
-            self.problem(mapping, f"{key}.method", "is missing", "the name of a function defined in the notebook",
-                         f"add `method: <function>` under `{key}`")
+            if not self.misspelled(mapping, "method"):
+                self.problem(mapping, f"{key}.method", "is missing", "the name of a function defined in the notebook",
+                             f"add `method: <function>` under `{key}`")
         else:
             method = self.string(method_node, f"{key}.method", "the name of a function defined in the notebook")
             if method is not None and (not method.isidentifier() or keyword.iskeyword(method)):
@@ -519,6 +549,14 @@ class _FileReader:
             return None
         if "\\" in value:
             self.problem(node, key, f"`{shorten(value, 60)}` uses backslashes", valid, "use `/` between directories")
+            return None
+        if re.search(r"[\x00-\x1f\x7f-\x9f]", value):
+            self.problem(node, key, f"`{shorten(value, 60)}` contains a control character", valid,
+                         "delete the character from the path")
+            return None
+        if re.search(r"[*?\[\]]", value) or value.startswith("!"):
+            self.problem(node, key, f"`{shorten(value, 60)}` is a glob pattern: a notebook is one file", valid,
+                         "write the path of the one `.ipynb` file, without `*`, `?`, `[`, `]` or a leading `!`")
             return None
         joined = posixpath.normpath(posixpath.join(self.base_dir, value)) if self.base_dir else posixpath.normpath(value)
         if joined == ".." or joined.startswith("../") or joined == ".":
@@ -549,12 +587,13 @@ class _FileReader:
             ep = self.expect_map(value, key, "a mapping with `url`, `components` and optional `py_env`")
             if ep is None:
                 continue
-            self.unknown_keys(ep, key, ENDPOINT_KEYS, strict=False, also={REMOVED_KEY: "but that key was removed"})
+            self.unknown_keys(ep, key, ENDPOINT_KEYS, strict=False, also={REMOVED_KEY: REMOVED_FIX})
             self.removed_dependencies(ep, key, _entry_fix("endpoint", name))
             url = None
             if ep.get("url") is None:
-                self.problem(ep, f"{key}.url", "is missing", "the endpoint's path, such as `/recommend`",
-                             f"add `url: /{name}` under `{key}`")
+                if not self.misspelled(ep, "url"):
+                    self.problem(ep, f"{key}.url", "is missing", "the endpoint's path, such as `/recommend`",
+                                 f"add `url: /{name}` under `{key}`")
             else:
                 url = self.string(ep.get("url"), f"{key}.url", "the endpoint's path, such as `/recommend`")
             py_env = self.read_py_env(ep, key)
@@ -567,6 +606,8 @@ class _FileReader:
         node = ep.get("components")
         valid = "a mapping of component names (usually `main`) to `{notebook, method}`"
         if node is None:
+            if self.misspelled(ep, "components"):
+                return None
             self.problem(ep, f"{key}.components", "is missing", valid,
                          f"add `components: {{main: {{notebook: <file>.ipynb, method: <function>}}}}` under `{key}`")
             return None
@@ -589,12 +630,13 @@ class _FileReader:
                 ok = False
                 continue
             self.unknown_keys(comp, ckey, COMPONENT_KEYS, strict=False,
-                              also={REMOVED_KEY: "but that key was removed", "py_env": "it belongs on the endpoint"})
+                              also={REMOVED_KEY: REMOVED_FIX,
+                                    "py_env": f"write `py_env` on the endpoint `{key}`, not on the component"})
             self.removed_dependencies(comp, ckey, _component_fix(key.split(".", 1)[1]))
             py_env = comp.key_node("py_env")
             if py_env is not None:
                 value_text = comp.get("py_env")
-                shown = value_text.value if isinstance(value_text, YScalar) else "<env>"
+                shown = shorten(str(value_text.value), 60) if isinstance(value_text, YScalar) and value_text.value else "<env>"
                 self.problem(py_env, f"{ckey}.py_env",
                              "`py_env` is not allowed on a component: an endpoint runs in one environment",
                              f"`py_env` on the endpoint (`{key}.py_env`)",
@@ -624,7 +666,7 @@ class _FileReader:
             task = self.expect_map(value, key, "a mapping with `notebook`, `method`, optional `full_notebook` and `py_env`")
             if task is None:
                 continue
-            self.unknown_keys(task, key, TASK_KEYS, strict=False, also={REMOVED_KEY: "but that key was removed"})
+            self.unknown_keys(task, key, TASK_KEYS, strict=False, also={REMOVED_KEY: REMOVED_FIX})
             self.removed_dependencies(task, key, _entry_fix("task", name))
             py_env = self.read_py_env(task, key)
             notebook = self.read_notebook(task, key)
@@ -634,7 +676,7 @@ class _FileReader:
 
 
 def _yaml_list(deps: Sequence[str]) -> str:
-    return "[" + ", ".join(deps) + "]" if deps else "[...]"
+    return "[" + shorten(", ".join(deps), 200) + "]" if deps else "[...]"
 
 
 def _top_level_fix(deps: List[str]) -> str:
@@ -750,9 +792,11 @@ def _merge_codops(name: str, files: List[_FileConfig], settings: Settings, probl
     environments.extend(environment(n, "named") for n in declared if n != BASE)
     environments.append(environment(settings.gateway_environment, "gateway"))
 
+    invalid = {env for config in files for env in config.invalid_envs}
     for config in files:
         for ref in config.py_env_refs:
-            _check_py_env(ref, all_names, name, problems)
+            if ref.value not in invalid:  # its declaration is invalid, and reported already
+                _check_py_env(ref, all_names, name, problems)
     endpoints, tasks = [], []
     seen: Dict[Tuple[str, str], Tuple[str, int]] = {}
     for config in files:
@@ -812,8 +856,8 @@ def _check_tier_conflicts(deps: Sequence[_Dep], problems: ProblemCollector) -> N
             continue
         if (earlier.req.specifier, earlier.req.marker) != (dep.req.specifier, dep.req.marker):
             problems.add(Problem(dep.path, dep.line, dep.key,
-                                 f"`{dep.req.text}` conflicts with `{earlier.req.text}` declared for the same "
-                                 f"environment at {earlier.path}:{earlier.line}",
+                                 f"`{shorten(dep.req.text, 200)}` conflicts with `{shorten(earlier.req.text, 200)}` "
+                                 f"declared for the same environment at {earlier.path}:{earlier.line}",
                                  "one version specifier per package and environment",
                                  "keep one of the two entries"))
 
@@ -823,14 +867,24 @@ def _check_tier_conflicts(deps: Sequence[_Dep], problems: ProblemCollector) -> N
 # ---------------------------------------------------------------------------------------------
 
 
-def check_notebooks(model: Model, contents: Mapping[str, bytes]) -> None:
-    """Every notebook exists and a code cell defines its `method`; raises ConfigError otherwise."""
+def check_notebooks(model: Model, contents: Mapping[str, bytes], escaping: Iterable[str] = ()) -> None:
+    """Every notebook exists and a code cell defines its `method`; raises ConfigError otherwise.
+
+    `escaping`: notebook paths that are symbolic links leading outside the repository.
+    """
     problems = ProblemCollector()
     checked: Dict[str, Optional[str]] = {}
+    escaping = frozenset(escaping)
     for codops in model.codops:
         for nb in codops.notebooks:
             file, _, line = nb.declared_in.rpartition(":")
             key = f"{nb.owner}.notebook"
+            if nb.path in escaping:
+                problems.add(Problem(file, int(line), key,
+                                     f"`{nb.path}` is a symbolic link that leads outside the repository",
+                                     "a notebook file inside the repository",
+                                     "copy the notebook into the repository instead of linking to it"))
+                continue
             if nb.path not in contents:
                 problems.add(Problem(file, int(line), key, f"the notebook `{nb.path}` does not exist",
                                      "a path relative to the directory that holds `peach.conf/` (or `peach.yaml`)",

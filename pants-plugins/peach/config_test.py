@@ -702,3 +702,15 @@ def test_model_is_deterministic_regardless_of_file_order() -> None:
     forward = build_model([(p, c.encode()) for p, c in files.items()], settings())
     backward = build_model([(p, c.encode()) for p, c in reversed(list(files.items()))], settings())
     assert forward == backward
+
+
+def test_notebook_symlinked_out_of_the_repo() -> None:
+    m = model(NOTEBOOK_CONFIG)
+    with pytest.raises(ConfigError) as e:
+        check_notebooks(m, {"svc/nb/task.ipynb": notebook("async def run_async(): pass")}, escaping=["svc/nb/rec.ipynb"])
+    assert one(str(e.value)) == (
+        "svc/peach.conf/a.yaml:6: `endpoints.rec.components.main.notebook`: `svc/nb/rec.ipynb` is a symbolic link "
+        "that leads outside the repository\n"
+        "  valid: a notebook file inside the repository\n"
+        "  fix: copy the notebook into the repository instead of linking to it"
+    )

@@ -1,6 +1,7 @@
 """Generating peach targets from the merged config model."""
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional
@@ -9,6 +10,7 @@ from pants.core.target_types import (
     TargetGeneratorSourcesHelperSourcesField,
     TargetGeneratorSourcesHelperTarget,
 )
+from pants.base.build_root import BuildRoot
 from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestContents, PathGlobs
 from pants.engine.internals.selectors import Get
@@ -136,6 +138,12 @@ def relative_to(directory: str, path: str) -> Optional[str]:
     return path[len(prefix):] if path.startswith(prefix) else None
 
 
+def escaping_paths(buildroot: str, paths: Iterable[str]) -> List[str]:
+    """Paths that resolve (through symbolic links) to somewhere outside the build root."""
+    root = os.path.realpath(buildroot)
+    return [p for p in paths if os.path.commonpath([root, os.path.realpath(os.path.join(root, p))]) != root]
+
+
 def peach_targets(
     request: GeneratePeachTargetsRequest,
     model: Model,
@@ -165,7 +173,10 @@ def peach_targets(
 
 @rule(desc="Generate targets from the peach configs", level=LogLevel.DEBUG)
 async def generate_peach_targets(
-    request: GeneratePeachTargetsRequest, peach: PeachSubsystem, union_membership: UnionMembership
+    request: GeneratePeachTargetsRequest,
+    peach: PeachSubsystem,
+    union_membership: UnionMembership,
+    buildroot: BuildRoot,
 ) -> GeneratedTargets:
     sources = await Get(HydratedSources, HydrateSourcesRequest(request.generator[PeachConfigSourcesField]))
     configs = await Get(DigestContents, Digest, sources.snapshot.digest)
@@ -178,8 +189,9 @@ async def generate_peach_targets(
         peach.gateway_environment,
     )
     model = build_model(((fc.path, fc.content) for fc in configs), settings)
-    notebooks = await Get(DigestContents, PathGlobs(model.notebook_paths))
-    check_notebooks(model, {fc.path: fc.content for fc in notebooks})
+    escaping = escaping_paths(buildroot.path, model.notebook_paths)
+    notebooks = await Get(DigestContents, PathGlobs([p for p in model.notebook_paths if p not in escaping]))
+    check_notebooks(model, {fc.path: fc.content for fc in notebooks}, escaping)
     helper_paths = [*(fc.path for fc in configs), *model.notebook_paths, peach.framework_stack]
     return peach_targets(request, model, helper_paths, peach.framework_stack, union_membership)
 

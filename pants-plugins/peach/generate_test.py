@@ -240,3 +240,29 @@ def test_options_change_the_environments(rule_runner: RuleRunner) -> None:
     rule_runner.set_options(["--peach-framework-stack=stack.txt", "--peach-injected-requirements=['implicit==0.7.1']",
                              "--peach-gateway-environment=gw"])
     assert rule_runner.get_target(addr("debr/gw"))[RequirementsField].value == ("implicit==0.7.1", "tqdm", "ray[serve]==2.9.0")
+
+
+def test_escaping_paths(tmp_path) -> None:
+    import os
+
+    from peach.generate import escaping_paths
+
+    root = tmp_path / "repo"
+    (root / "nb").mkdir(parents=True)
+    (tmp_path / "outside.ipynb").write_text("{}")
+    (root / "nb/inside.ipynb").write_text("{}")
+    os.symlink("../../outside.ipynb", root / "nb/relative.ipynb")
+    os.symlink(str(tmp_path / "outside.ipynb"), root / "nb/absolute.ipynb")
+    os.symlink("inside.ipynb", root / "nb/ok.ipynb")
+    paths = ["nb/inside.ipynb", "nb/relative.ipynb", "nb/absolute.ipynb", "nb/ok.ipynb"]
+    assert escaping_paths(str(root), paths) == ["nb/relative.ipynb", "nb/absolute.ipynb"]
+
+
+def test_notebook_symlink_inside_the_repo_is_fine(rule_runner: RuleRunner) -> None:
+    import os
+
+    rule_runner.write_files({"shared/nb.ipynb": notebook("recommend", "fallback")})
+    link = os.path.join(rule_runner.build_root, "zzebu/endpoint.ipynb")
+    os.remove(link)
+    os.symlink("../shared/nb.ipynb", link)
+    assert rule_runner.get_target(addr("zzebu/endpoints/recommend"))[UrlField].value == "/recommend"
