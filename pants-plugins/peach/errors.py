@@ -5,6 +5,7 @@ No Pants imports: this module is shared by the config model and the Pants rules.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
@@ -12,9 +13,14 @@ from typing import Iterable, Optional, Sequence
 def shorten(text: str, limit: int = 80) -> str:
     """A user value as it appears in a message: one line, at most `limit` characters."""
     one_line = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    # other control characters (NUL, ESC of terminal escape sequences, ...) are shown escaped
+    one_line = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", one_line)
     if len(one_line) <= limit:
         return one_line
     return f"{one_line[: limit - 1]}… ({len(text)} characters)"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.75) -> Optional[str]:

@@ -9,6 +9,8 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence, Tuple
 
+from peach.errors import shorten
+
 with warnings.catch_warnings():
     # packaging 21.3 (the version Pants ships) uses pyparsing APIs newer pyparsing deprecates.
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -86,9 +88,12 @@ def parse_requirement(text: str) -> Req:
             "write a package name with an optional version specifier",
         )
     if stripped.startswith("-"):
+        editable = re.match(r"^(-e|--editable)(\s|=|$)", stripped) is not None
         raise RequirementSyntaxError(
             "pip options (`-e`, `-r`, `--index-url`, ...) are not dependencies",
-            "list a package name; indexes are configured by the platform, not per environment",
+            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`"
+            if editable
+            else "list a package name; indexes are configured by the platform, not per environment",
         )
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", stripped) or re.match(r"^(git|hg|svn|bzr)\+", stripped):
         raise RequirementSyntaxError(
@@ -105,7 +110,7 @@ def parse_requirement(text: str) -> Req:
             warnings.simplefilter("ignore", DeprecationWarning)
             parsed = Requirement(stripped)
     except InvalidRequirement as e:
-        reason = str(e).split("\n")[0]
+        reason = shorten(str(e).split("\n")[0], 200)
         raise RequirementSyntaxError(
             f"not a valid PEP 508 requirement ({reason})",
             "write `name`, `name==1.2.3` or `name>=1,<2`",
@@ -114,7 +119,7 @@ def parse_requirement(text: str) -> Req:
     legacy = [str(spec) for spec in parsed.specifier if not isinstance(spec, Specifier)]
     if legacy:
         raise RequirementSyntaxError(
-            f"`{legacy[0]}` is not a PEP 440 version specifier",
+            f"`{shorten(legacy[0], 60)}` is not a PEP 440 version specifier",
             "use `==`, `!=`, `<`, `<=`, `>`, `>=`, `~=` with a version such as `1.2.3`",
         )
     if parsed.url:

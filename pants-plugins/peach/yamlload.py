@@ -14,7 +14,7 @@ No Pants imports.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Optional, Tuple, Union
 
 import yaml
@@ -33,6 +33,7 @@ class YScalar:
     value: object
     line: int
     column: int
+    text: Optional[str] = field(default=None, compare=False)  # the scalar as written (`3.10`, not 3.1)
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,11 @@ def type_name(node: YNode) -> str:
     if isinstance(value, bool):
         return f"a boolean ({'true' if value else 'false'})"
     if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        return f"a number ({node.text if node.text is not None else value})"
     if isinstance(value, str):
         return f"a string ('{shorten(value, 40)}')"
+    if node.text:  # a date, a timestamp, binary data
+        return f"a {type(value).__name__} ({shorten(node.text, 40)})"
     return f"a {type(value).__name__}"
 
 
@@ -99,7 +102,10 @@ class _Budget:
 def load_yaml(path: str, content: bytes) -> Optional[YNode]:
     """Parse one YAML document. Returns None for an empty document; raises YamlLoadError."""
     text = _decode(path, content)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (NUL, other control characters)
+        raise YamlLoadError(_reader_problem(path, text, e))
     try:
         try:
             root = loader.get_single_node()
@@ -115,11 +121,13 @@ def load_yaml(path: str, content: bytes) -> Optional[YNode]:
             )
         except yaml.MarkedYAMLError as e:
             raise YamlLoadError(_yaml_problem(path, e))
+        except yaml.reader.ReaderError as e:  # pragma: no cover - raised when the loader is created
+            raise YamlLoadError(_reader_problem(path, text, e))
         except yaml.YAMLError as e:  # pragma: no cover - PyYAML raises marked errors for documents
             raise YamlLoadError(Problem(path, 0, "", f"invalid YAML: {shorten(str(e), 200)}"))
         if root is None:
             return None
-        return _convert(path, loader, root, depth=0, budget=_Budget())
+        return _convert(path, loader, root, depth=0, budget=_Budget(), keypath="")
     finally:
         loader.dispose()
 
@@ -145,6 +153,22 @@ def _decode(path: str, content: bytes) -> str:
     return text
 
 
+def _reader_problem(path: str, text: str, e: yaml.reader.ReaderError) -> Problem:
+    position = e.position if isinstance(e.position, int) and 0 <= e.position <= len(text) else 0
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    control = e.character < 0x20 or 0x7F <= e.character <= 0x9F
+    kind = "a control character, invisible in most editors" if control else "not a printable character"
+    return Problem(
+        path,
+        line,
+        "",
+        f"the file contains the character U+{e.character:04X}, which YAML does not allow ({kind})",
+        fix="delete the character: save the file as plain UTF-8 text",
+        column=column,
+    )
+
+
 def _yaml_problem(path: str, e: yaml.MarkedYAMLError) -> Problem:
     mark = e.problem_mark or e.context_mark
     line = mark.line + 1 if mark else 0
@@ -156,12 +180,16 @@ def _yaml_problem(path: str, e: yaml.MarkedYAMLError) -> Problem:
     fix = "correct the YAML syntax at that position"
     if e.problem and "'\\t'" in e.problem:
         fix = "YAML does not allow tab characters for indentation: indent with spaces"
+    elif e.problem and "mapping values are not allowed here" in e.problem:
+        fix = ("write a space after the colon of every `key: value`, and quote a value that contains `: `; "
+               "check this line and the one above it")
     elif "expected a single document" in what:
         fix = "a peach config holds one YAML document: remove the `---` separator or split the file"
     return Problem(path, line, "", what, fix=fix, column=column)
 
 
-def _convert(path: str, loader: yaml.SafeLoader, node: Node, depth: int, budget: _Budget) -> YNode:
+def _convert(path: str, loader: yaml.SafeLoader, node: Node, depth: int, budget: _Budget, keypath: str) -> YNode:
+    """`keypath` is the dotted key path of `node` (`py_environments.ml`), empty for the document itself."""
     budget.nodes += 1
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if budget.nodes > MAX_NODES:
@@ -193,32 +221,40 @@ def _convert(path: str, loader: yaml.SafeLoader, node: Node, depth: int, budget:
         except yaml.MarkedYAMLError as e:
             raise YamlLoadError(_yaml_problem(path, e))
         except ValueError as e:  # e.g. a timestamp that is out of range
+            where = f" (`{keypath}`)" if keypath else ""
             raise YamlLoadError(
-                Problem(path, line, "", f"invalid YAML value: {shorten(str(e))}", column=column)
+                Problem(path, line, "", f"invalid YAML value `{shorten(node.value, 60)}`{where}: {shorten(str(e))}",
+                        fix=f"quote the value, `'{shorten(node.value, 60)}'`: unquoted, YAML reads it as a date "
+                        "or a number", column=column)
             )
-        return YScalar(value, line, column)
+        return YScalar(value, line, column, node.value)
     if isinstance(node, SequenceNode):
-        return YSeq(tuple(_convert(path, loader, item, depth + 1, budget) for item in node.value), line, column)
+        return YSeq(
+            tuple(_convert(path, loader, item, depth + 1, budget, f"{keypath}[{index}]")
+                  for index, item in enumerate(node.value)),
+            line,
+            column,
+        )
     if isinstance(node, MappingNode):
-        return _convert_mapping(path, loader, node, depth, budget)
+        return _convert_mapping(path, loader, node, depth, budget, keypath)
     raise YamlLoadError(Problem(path, line, "", "unsupported YAML node", column=column))  # pragma: no cover
 
 
 def _convert_mapping(
-    path: str, loader: yaml.SafeLoader, node: MappingNode, depth: int, budget: _Budget
+    path: str, loader: yaml.SafeLoader, node: MappingNode, depth: int, budget: _Budget, keypath: str
 ) -> YMap:
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     merged: dict = {}
     own: dict = {}
     for key_node, value_node in node.value:
         if key_node.tag == _MERGE_TAG:
-            for source in _merge_sources(path, value_node):
-                converted = _convert(path, loader, source, depth + 1, budget)
+            for source in _merge_sources(path, value_node, keypath):
+                converted = _convert(path, loader, source, depth + 1, budget, keypath)
                 assert isinstance(converted, YMap)
                 for key, value in converted.entries:
                     merged.setdefault(key.value, (key, value))
             continue
-        key = _convert(path, loader, key_node, depth + 1, budget)
+        key = _convert(path, loader, key_node, depth + 1, budget, keypath)
         if not isinstance(key, YScalar):
             raise YamlLoadError(
                 Problem(
@@ -236,24 +272,27 @@ def _convert_mapping(
             raise YamlLoadError(Problem(path, key.line, "", "unhashable mapping key", column=key.column))
         if key.value in own:
             first = own[key.value][0]
+            where = f"in the mapping `{shorten(keypath, 80)}`" if keypath else "in one mapping"
             raise YamlLoadError(
                 Problem(
                     path,
                     key.line,
                     "",
-                    f"duplicate key `{shorten(str(key.value), 60)}` in one mapping "
+                    f"duplicate key `{shorten(str(key.value), 60)}` {where} "
                     f"(first written at line {first.line}); YAML would silently keep only the last one",
                     fix="write the key once: merge the two entries or delete one",
                     column=key.column,
                 )
             )
-        own[key.value] = (key, _convert(path, loader, value_node, depth + 1, budget))
+        name = shorten(str(key.value), 60)
+        child = f"{keypath}.{name}" if keypath else name
+        own[key.value] = (key, _convert(path, loader, value_node, depth + 1, budget, child))
     entries = [entry for k, entry in merged.items() if k not in own]
     entries.extend(own.values())
     return YMap(tuple(entries), line, column)
 
 
-def _merge_sources(path: str, value_node: Node) -> Tuple[MappingNode, ...]:
+def _merge_sources(path: str, value_node: Node, keypath: str) -> Tuple[MappingNode, ...]:
     if isinstance(value_node, MappingNode):
         return (value_node,)
     if isinstance(value_node, SequenceNode) and all(isinstance(n, MappingNode) for n in value_node.value):
@@ -264,7 +303,8 @@ def _merge_sources(path: str, value_node: Node) -> Tuple[MappingNode, ...]:
             path,
             mark.line + 1,
             "",
-            "a merge key (`<<`) takes a mapping or a list of mappings",
+            "a merge key (`<<`) takes a mapping or a list of mappings, and "
+            f"`{shorten(keypath + '.<<' if keypath else '<<', 80)}` merges this value, which is not one",
             fix="merge an anchored mapping: `<<: *name`",
             column=mark.column + 1,
         )
