@@ -11,7 +11,7 @@ import keyword
 import posixpath
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from peach.errors import ConfigError, Problem, ProblemCollector, did_you_mean, quote_list, shorten

@@ -6,7 +6,7 @@ from textwrap import dedent
 import pytest
 
 from pants.backend.project_info.dependents import Dependents, DependentsRequest
-from pants.engine.addresses import Address, Addresses
+from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.engine.target import AllTargets, DependenciesRequest, Targets

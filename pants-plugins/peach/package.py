@@ -54,7 +54,7 @@ from peach.pyproject import (
     requires_python,
 )
 from peach.config import Settings
-from peach.requirements import canonical_name, parse_requirement
+from peach.requirements import parse_requirement
 from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
 from peach.target_types import (
     CodopsField,

@@ -28,14 +28,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
-
-if TYPE_CHECKING:
-    # Never imported at run time here: `PypiServer` runs pypiserver in a subprocess. These lines let
-    # Pants infer the test's requirements on it (and on setuptools, whose `pkg_resources` pypiserver
-    # 2.0.1 imports without declaring it; and pip, which pypiserver requires).
-    import pkg_resources  # noqa: F401
-    import pypiserver  # noqa: F401
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 HOST = "127.0.0.1"
 

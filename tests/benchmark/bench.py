@@ -1,0 +1,839 @@
+#!/usr/bin/env python3
+"""peach benchmark: config scale, cold build against a plain `uv lock` loop, no-op and incremental rebuilds.
+
+Run from anywhere, with any CPython 3.9-3.12 that has pip:
+
+    python3 tests/benchmark/bench.py            # full run (about 25 minutes on 2 cores)
+    python3 tests/benchmark/bench.py --quick    # small sizes, one run each: a smoke run (a few minutes)
+
+It prints numbers, not verdicts on correctness: a Markdown table of median / min / max per scenario,
+then the goals. Everything runs on this machine: the index servers bind 127.0.0.1 only, every
+checkout is a fresh clone of this repo in a temporary directory, and every server and pantsd it
+starts is stopped on exit. See tests/benchmark/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+os.environ["PEACH_REPO_ROOT"] = str(REPO_ROOT)  # what `peach_e2e.repo.fresh_checkout` clones
+
+from peach_e2e.indexes import PypiServer, build_wheel, build_world  # noqa: E402
+from peach_e2e.repo import fresh_checkout, user_env  # noqa: E402
+
+# The uv that Pants runs (3rdparty/python/BUILD, `[uv]`), and the index server the e2e tests use.
+UV_VERSION = "0.13.9"
+TOOLS = ("uv==" + UV_VERSION, "pypiserver==2.0.1", "setuptools==63.4.3", "pip==26.0.1")
+
+INJECTED = "['pipe-algorithms-lib', 'implicit-lite==0.7.2']"
+STACK = "fastapi-lite==0.110.0\npydantic-lite==2.5.0\nstarlette-lite==0.37.0\n"
+SEED = 20240517
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sizes
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    # Config scale (scenario 2): nothing is locked.
+    cfg_codops: int
+    cfg_files_per_codops: int  # one environments file + (n - 1) endpoint/task files
+    cfg_envs_per_codops: int  # declared, `base` included (the gateway environment comes on top)
+    cfg_items_per_codops: int  # endpoints + tasks
+    cfg_notebooks_per_codops: int
+    # Realistic environments (scenarios 3-5): each codops has base, 3 named environments and the gateway.
+    cold_codops: int
+    warm_codops: int
+    world_packages: int
+
+    @property
+    def envs_per_codops(self) -> int:
+        return 5
+
+
+FULL = Sizes(100, 10, 5, 50, 3, cold_codops=4, warm_codops=10, world_packages=150)
+QUICK = Sizes(10, 4, 5, 12, 2, cold_codops=1, warm_codops=2, world_packages=150)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    seconds: float
+    stdout: str
+    stderr: str
+    maxrss_mib: float  # peak RSS of the process (and of its children it waited for)
+
+    def uv_locks(self) -> List[str]:
+        """The environments whose `uv lock` ran (a cache hit runs nothing and logs nothing)."""
+        return sorted(re.findall(r"Completed: uv lock (\S+)", self.stderr))
+
+
+def run(argv: Sequence[str], cwd: Path, env: Dict[str, str], timeout: float = 1800) -> Result:
+    """Run `argv`, timing it and reading its peak RSS from wait4(2)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Result(proc.returncode, seconds, out.read().decode(errors="replace"),
+                      err.read().decode(errors="replace"), usage.ru_maxrss / 1024)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def check(result: Result, what: str) -> Result:
+    if result.returncode != 0:
+        raise BenchError(f"{what} failed with exit code {result.returncode}:\n{result.stderr[-6000:]}")
+    return result
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tools: uv and pypiserver, pinned, from PyPI (never from PATH)
+# ---------------------------------------------------------------------------------------------------
+
+
+def install_tools(dest: Path) -> Path:
+    """pip-install the pinned tools into `dest`; returns the uv binary."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location",
+         "--target", str(dest), *TOOLS],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"pip install {' '.join(TOOLS)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    uv = dest / "bin" / "uv"
+    version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if UV_VERSION not in version:
+        raise BenchError(f"expected uv {UV_VERSION}, got {version}")
+    # PypiServer runs pypiserver with this interpreter and PYTHONPATH = sys.path.
+    sys.path.insert(0, str(dest))
+    return uv
+
+
+def python311() -> str:
+    """The real path of the CPython 3.11 that uv locks with (Pants finds the same one on PATH / pyenv)."""
+    for name in ("python3.11",):
+        found = shutil.which(name)
+        if found:
+            proc = subprocess.run([found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True)
+            if proc.returncode == 0 and proc.stdout.strip():
+                return proc.stdout.strip()
+    raise BenchError("no python3.11 on PATH: peach locks for CPython 3.11 (see the README's Setup)")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The synthetic public world
+# ---------------------------------------------------------------------------------------------------
+
+LAYERS = 6
+VERSIONS = ("1.0.0", "1.1.0", "2.0.0")
+
+
+@dataclass
+class SynWorld:
+    """Synthetic public packages in layers; a package depends only on packages of lower layers."""
+
+    layers: List[List[str]]
+    deps: Dict[str, Set[str]]  # name -> union of its dependencies over all versions
+
+    def closure(self, names: Sequence[str]) -> Set[str]:
+        seen: Set[str] = set()
+        stack = list(names)
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(self.deps[name])
+        return seen
+
+
+def build_syn_world(public_dir: Path, n_packages: int, rng: random.Random) -> SynWorld:
+    per = max(2, n_packages // LAYERS)
+    layers = [[f"syn-l{layer}-p{i:02d}" for i in range(per)] for layer in range(LAYERS)]
+    deps: Dict[str, Set[str]] = {}
+    for layer, names in enumerate(layers):
+        for name in names:
+            if layer == 0:
+                base: List[str] = []
+                extra: List[str] = []
+            else:
+                base = rng.sample(layers[layer - 1], rng.choice((1, 1, 2, 2, 3)))
+                if layer >= 2 and rng.random() < 0.4:
+                    base.append(rng.choice(layers[rng.randrange(layer - 1)]))
+                lower = [n for lay in layers[:layer] for n in lay if n not in base]
+                extra = [rng.choice(lower)]  # 2.0.0 gains a dependency
+            deps[name] = set(base) | set(extra)
+            for version in VERSIONS:
+                requires = [f"{d}>=1.0" for d in sorted(set(base))]
+                if version == "2.0.0":
+                    requires += [f"{d}>=1.1,<3" for d in extra if d not in base]
+                build_wheel(public_dir, name, version, tuple(requires), ">=3.8")
+    return SynWorld(layers, deps)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Configs
+# ---------------------------------------------------------------------------------------------------
+
+
+def notebook(methods: Sequence[str]) -> str:
+    source = "".join(f"def {m}(payload=None):\n    return payload\n\n" for m in methods)
+    return json.dumps({"cells": [{"cell_type": "code", "source": source, "metadata": {}, "outputs": []}],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+
+
+def envs_yaml(codops: str, envs: Dict[str, List[str]]) -> str:
+    lines = [f"codops: {codops}", "", "py_environments:"]
+    for name, reqs in envs.items():
+        lines += [f"  {name}:", "    dependencies:"]
+        lines += [f"      - {r}" for r in reqs] or ["      []"]
+    return "\n".join(lines) + "\n"
+
+
+def items_yaml(codops: str, items: Sequence[Tuple[str, str, str, str]]) -> str:
+    """items: (kind, name, env, notebook-and-method) with kind `endpoint` or `task`."""
+    endpoints = [i for i in items if i[0] == "endpoint"]
+    tasks = [i for i in items if i[0] == "task"]
+    lines = [f"codops: {codops}", ""]
+    if endpoints:
+        lines.append("endpoints:")
+        for _, name, env, (nb, method) in endpoints:
+            lines += [f"  {name}:", f"    url: /{name}"]
+            if env != "base":
+                lines.append(f"    py_env: {env}")
+            lines += ["    components:", "      main:", f"        notebook: {nb}", f"        method: {method}"]
+    if tasks:
+        lines.append("tasks:")
+        for _, name, env, (nb, method) in tasks:
+            lines += [f"  {name}:", f"    notebook: {nb}", f"    method: {method}"]
+            if env != "base":
+                lines.append(f"    py_env: {env}")
+    return "\n".join(lines) + "\n"
+
+
+def reset_example(checkout: Path) -> None:
+    shutil.rmtree(checkout / "example", ignore_errors=True)
+    (checkout / "3rdparty/peach/framework-stack.txt").write_text(STACK)
+
+
+def write(checkout: Path, rel: str, text: str) -> None:
+    path = checkout / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def pick_requirements(world: SynWorld, rng: random.Random, start: Set[str], target: int,
+                      exclude: Set[str] = frozenset()) -> List[str]:
+    """Top-level picks (layers 1-5) until the closure of `start` + picks has `target` packages."""
+    candidates = [n for layer in world.layers[1:] for n in layer if n not in exclude]
+    rng.shuffle(candidates)
+    picks: List[str] = []
+    have = set(start)
+    for name in candidates:
+        if len(have) >= target:
+            break
+        if name in have:
+            continue
+        new = world.closure([name]) - have
+        if len(have) + len(new) > target + 12:
+            continue
+        picks.append(name)
+        have |= new
+    return picks
+
+
+def requirement_text(name: str, rng: random.Random) -> str:
+    return rng.choice((name, name, name, f"{name}>=1.0", f"{name}>=1.1", f"{name}==1.1.0"))
+
+
+def config_scale_repo(checkout: Path, sizes: Sizes, world: SynWorld, rng: random.Random) -> Tuple[int, int, int]:
+    """Many codops, files, environments, endpoints and tasks. Returns (files, environments, items)."""
+    reset_example(checkout)
+    names = [n for layer in world.layers for n in layer]
+    n_files = n_envs = n_items = 0
+    for c in range(sizes.cfg_codops):
+        codops = f"c{c:03d}"
+        root = f"example/{codops}"
+        env_names = ["base", *(f"e{i}" for i in range(1, sizes.cfg_envs_per_codops))]
+        envs = {e: [requirement_text(n, rng) for n in rng.sample(names, rng.randint(3, 8))] for e in env_names}
+        write(checkout, f"{root}/peach.conf/envs.yaml", envs_yaml(codops, envs))
+        n_files += 1
+        n_envs += len(env_names)
+        n_nb = sizes.cfg_notebooks_per_codops
+        methods: Dict[int, List[str]] = {j: [] for j in range(n_nb)}
+        files: Dict[int, list] = {k: [] for k in range(sizes.cfg_files_per_codops - 1)}
+        for i in range(sizes.cfg_items_per_codops):
+            j = i % n_nb
+            method = f"run_{i}"
+            methods[j].append(method)
+            kind = "endpoint" if i % 2 == 0 else "task"
+            name = f"{'ep' if kind == 'endpoint' else 'task'}-{i:03d}"
+            files[i % len(files)].append((kind, name, rng.choice(env_names), (f"notebooks/nb{j}.ipynb", method)))
+            n_items += 1
+        for k, items in files.items():
+            write(checkout, f"{root}/peach.conf/svc-{k:02d}.yaml", items_yaml(codops, items))
+            n_files += 1
+        for j, ms in methods.items():
+            write(checkout, f"{root}/notebooks/nb{j}.ipynb", notebook(ms))
+    return n_files, n_envs, n_items
+
+
+@dataclass
+class RealisticRepo:
+    """Codops with base + 3 named environments, each resolving to ~30-60 packages."""
+
+    checkout: Path
+    world: SynWorld
+    envs: Dict[str, Dict[str, List[str]]] = field(default_factory=dict)  # codops -> env -> requirements
+
+    def write_codops(self, codops: str) -> None:
+        write(self.checkout, f"example/{codops}/peach.conf/envs.yaml", envs_yaml(codops, self.envs[codops]))
+
+    def closure_names(self, codops: str, env: str) -> Set[str]:
+        reqs = [*self.envs[codops]["base"], *(self.envs[codops][env] if env != "base" else [])]
+        return self.world.closure([re.split(r"[<>=!~ ;\[]", r, 1)[0] for r in reqs])
+
+
+def realistic_repo(checkout: Path, n_codops: int, world: SynWorld, rng: random.Random, prefix: str) -> RealisticRepo:
+    reset_example(checkout)
+    repo = RealisticRepo(checkout, world)
+    for c in range(n_codops):
+        codops = f"{prefix}{c:02d}"
+        base_picks = pick_requirements(world, rng, set(), rng.randint(15, 22))
+        base_closure = world.closure(base_picks)
+        envs = {"base": [requirement_text(n, rng) for n in base_picks]}
+        for e in ("e1", "e2", "e3"):
+            own = pick_requirements(world, rng, base_closure, rng.randint(28, 46), exclude=set(base_picks))
+            envs[e] = [requirement_text(n, rng) for n in own]
+        repo.envs[codops] = envs
+        repo.write_codops(codops)
+        items = [("endpoint", "recommend", "e1", ("notebooks/nb.ipynb", "recommend")),
+                 ("endpoint", "rank", "e2", ("notebooks/nb.ipynb", "rank")),
+                 ("task", "reindex", "e3", ("notebooks/nb.ipynb", "reindex")),
+                 ("task", "report", "base", ("notebooks/nb.ipynb", "report"))]
+        write(checkout, f"example/{codops}/peach.conf/services.yaml", items_yaml(codops, items))
+        write(checkout, f"example/{codops}/notebooks/nb.ipynb", notebook(["recommend", "rank", "reindex", "report"]))
+    return repo
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pants and pantsd
+# ---------------------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, tmp: Path, named_caches: Path) -> None:
+        self.tmp = tmp
+        self.named_caches = named_caches
+        self.checkouts: List[Path] = []
+        self.servers: List[PypiServer] = []
+
+    def env(self, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        env = user_env({"PANTS_NAMED_CACHES_DIR": str(self.named_caches),
+                        "PANTS_PEACH_INJECTED_REQUIREMENTS": INJECTED})
+        env.update(extra or {})
+        return env
+
+    def pants(self, checkout: Path, args: Sequence[str], *, pantsd: bool, env: Optional[Dict[str, str]] = None,
+              what: str = "") -> Result:
+        argv = ["./pants", "--pantsd" if pantsd else "--no-pantsd", *args]
+        return check(run(argv, checkout, self.env(env)), what or " ".join(argv))
+
+    # -- pantsd -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def pantsd_pid(checkout: Path) -> Optional[int]:
+        """The pid of this checkout's pantsd, if one runs (its title is `pantsd [<buildroot>]`)."""
+        for pid_file in checkout.glob(".pids/*/pantsd/pid"):
+            try:
+                pid = int(pid_file.read_text().strip())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except (OSError, ValueError):
+                continue
+            if "pantsd" in cmdline and str(checkout) in cmdline:
+                return pid
+        return None
+
+    @staticmethod
+    def vmhwm_mib(pid: int) -> float:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise BenchError(f"no VmHWM for pid {pid}")
+
+    def stop_pantsd(self, checkout: Path) -> None:
+        pid = self.pantsd_pid(checkout)
+        if pid is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if not _alive(pid):
+                    return
+                time.sleep(0.05)
+
+    # -- servers ------------------------------------------------------------------------------------
+
+    def start_indexes(self, private_dir: Path, public_dir: Path) -> Tuple[PypiServer, PypiServer]:
+        """Both index servers, on new ports: every lock of this pair's pyprojects is a cache miss."""
+        private = PypiServer(private_dir, lifetime=4 * 3600).start()
+        self.servers.append(private)
+        public = PypiServer(public_dir, lifetime=4 * 3600).start()
+        self.servers.append(public)
+        return private, public
+
+    def stop_indexes(self, *servers: PypiServer) -> None:
+        for server in servers:
+            server.stop()
+            if server in self.servers:
+                self.servers.remove(server)
+
+    def cleanup(self) -> None:
+        for checkout in self.checkouts:
+            try:
+                self.stop_pantsd(checkout)
+            except Exception as e:  # noqa: BLE001 - clean up the rest regardless
+                log(f"could not stop pantsd of {checkout.name}: {e}")
+        for server in list(self.servers):
+            server.stop()
+        self.servers.clear()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def index_env(private: PypiServer, public: PypiServer) -> Dict[str, str]:
+    return {"PANTS_PEACH_PRIVATE_INDEX": private.url, "PANTS_PEACH_PUBLIC_INDEX": public.url}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    scenario: str
+    unit: str = "s"
+    values: List[float] = field(default_factory=list)
+    uv: List[int] = field(default_factory=list)  # uv processes per run
+    note: str = ""
+
+    def cells(self) -> List[str]:
+        fmt = (lambda v: f"{v:.2f}") if self.unit == "s" else (lambda v: f"{v:.0f}")
+        if not self.values:
+            return [self.scenario, "0", "-", "-", "-", "-", self.note]
+        uv = "-" if not self.uv else (str(self.uv[0]) if len(set(self.uv)) == 1 else "/".join(map(str, self.uv)))
+        return [self.scenario, str(len(self.values)), f"{fmt(statistics.median(self.values))} {self.unit}",
+                f"{fmt(min(self.values))} {self.unit}", f"{fmt(max(self.values))} {self.unit}", uv, self.note]
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: Dict[str, Row] = {}
+
+    def row(self, scenario: str, unit: str = "s", note: str = "") -> Row:
+        if scenario not in self.rows:
+            self.rows[scenario] = Row(scenario, unit, note=note)
+        return self.rows[scenario]
+
+    def add(self, scenario: str, value: float, uv: Optional[int] = None, unit: str = "s", note: str = "") -> None:
+        row = self.row(scenario, unit, note)
+        row.values.append(value)
+        if uv is not None:
+            row.uv.append(uv)
+        log(f"{scenario}: {value:.2f} {unit}" + (f", uv processes: {uv}" if uv is not None else ""))
+
+    def median(self, scenario: str) -> Optional[float]:
+        row = self.rows.get(scenario)
+        return statistics.median(row.values) if row and row.values else None
+
+    def markdown(self) -> str:
+        head = ["Scenario", "Runs", "Median", "Min", "Max", "uv processes", "Notes"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+        lines += ["| " + " | ".join(r.cells()) + " |" for r in self.rows.values()]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scenarios
+# ---------------------------------------------------------------------------------------------------
+
+S_LIST_NO = "`list ::`, no pantsd (cold)"
+S_LIST_FIRST = "`list ::`, pantsd first run (starts pantsd)"
+S_LIST_WARM = "`list ::`, pantsd warm"
+S_PEEK_NO = "`peek` one environment, no pantsd (cold)"
+S_PEEK_FIRST = "`peek` one environment, pantsd first run"
+S_PEEK_WARM = "`peek` one environment, pantsd warm"
+S_LIST_RSS = "`list ::` no pantsd: peak RSS of the Pants process"
+S_PANTSD_RSS = "pantsd peak RSS (VmHWM) after list + peek"
+S_COLD_PANTS = "cold `package ::` (pants, no pantsd)"
+S_COLD_SEQ = "baseline: `uv lock` loop, sequential"
+S_COLD_P2 = "baseline: `uv lock` loop, 2 at a time (`xargs -P2`)"
+S_COLD_RATIO = "ratio pants / loop-2"
+S_BUILD50 = "initial build (pantsd; not a goal)"
+S_NOOP = "no-op `package ::`, pantsd warm"
+S_NOOP_NO = "no-op `package ::`, no pantsd"
+S_EDIT_ONE = "one environment edited, pantsd warm"
+S_EDIT_BASE = "`base` of one codops edited, pantsd warm"
+S_PANTSD_RSS_PKG = "pantsd peak RSS (VmHWM) after the package runs"
+
+
+def scenario_config_scale(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, runs: int, table: Table) -> str:
+    checkout = copy_checkout(bench, template, "config-scale")
+    n_files, n_envs, n_items = config_scale_repo(checkout, sizes, world, random.Random(SEED + 1))
+    nb = sizes.cfg_codops * sizes.cfg_notebooks_per_codops
+    desc = (f"{n_files} config files, {sizes.cfg_codops} codops, {n_envs} declared environments "
+            f"(+{sizes.cfg_codops} gateway), {n_items} endpoints + tasks, {nb} notebooks")
+    log(f"config scale: {desc}")
+    target = "//:peach#c000/e1"
+    listed = bench.pants(checkout, ["list", "::"], pantsd=False)  # also checks that the configs are valid
+    n_targets = len(listed.stdout.split())
+    log(f"config scale: `list ::` lists {n_targets} targets (untimed first run, {listed.seconds:.1f} s)")
+    peek = json.loads(bench.pants(checkout, ["peek", target], pantsd=False).stdout)
+    if not peek or "requirements" not in peek[0]:
+        raise BenchError(f"`peek {target}` printed no requirements")
+    for i in range(runs):
+        r = bench.pants(checkout, ["list", "::"], pantsd=False)
+        table.add(S_LIST_NO, r.seconds)
+        table.add(S_LIST_RSS, r.maxrss_mib, unit="MiB")
+        table.add(S_PEEK_NO, bench.pants(checkout, ["peek", target], pantsd=False).seconds)
+        bench.stop_pantsd(checkout)
+        table.add(S_LIST_FIRST, bench.pants(checkout, ["list", "::"], pantsd=True).seconds)
+        table.add(S_LIST_WARM, bench.pants(checkout, ["list", "::"], pantsd=True).seconds)
+        bench.stop_pantsd(checkout)
+        table.add(S_PEEK_FIRST, bench.pants(checkout, ["peek", target], pantsd=True).seconds)
+        table.add(S_PEEK_WARM, bench.pants(checkout, ["peek", target], pantsd=True).seconds)
+        bench.pants(checkout, ["list", "::"], pantsd=True)
+        pid = bench.pantsd_pid(checkout)
+        if pid is None:
+            raise BenchError("pantsd is not running after a `--pantsd` run")
+        table.add(S_PANTSD_RSS, bench.vmhwm_mib(pid), unit="MiB")
+        bench.stop_pantsd(checkout)
+    return f"{desc}; {n_targets} targets"
+
+
+def copy_checkout(bench: Bench, template: Path, name: str) -> Path:
+    dest = bench.tmp / name
+    shutil.copytree(template, dest, symlinks=True, ignore=shutil.ignore_patterns(".pants.d", ".pids", "dist"))
+    bench.checkouts.append(dest)
+    return dest
+
+
+LOOP = r"""
+set -euo pipefail
+uv="$1"; py="$2"; mode="$3"; shift 3
+if [[ "$mode" == seq ]]; then
+  for d in "$@"; do "$uv" lock --directory "$d" --python "$py" --no-progress; done
+else
+  printf '%s\0' "$@" | xargs -0 -P2 -I{} "$uv" lock --directory {} --python "$py" --no-progress
+fi
+"""
+
+
+def uv_loop(bench: Bench, uv: Path, python: str, projects: Sequence[Path], mode: str, tag: str) -> Result:
+    """The baseline: `uv lock` of the same pyprojects, from an empty uv cache, without Pants."""
+    scratch = bench.tmp / f"loop-{tag}-{mode}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    dirs = []
+    for project in projects:
+        dest = scratch / "projects" / project.parent.name / project.name
+        dest.mkdir(parents=True)
+        shutil.copy2(project / "pyproject.toml", dest / "pyproject.toml")
+        dirs.append(str(dest))
+    for d in ("home", "config", "sysconfig/uv", "cache"):
+        (scratch / d).mkdir(parents=True, exist_ok=True)
+    (scratch / "sysconfig/uv/uv.toml").write_text("")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch / "home"),
+           "XDG_CONFIG_HOME": str(scratch / "config"), "XDG_CONFIG_DIRS": str(scratch / "sysconfig"),
+           "UV_CACHE_DIR": str(scratch / "cache"), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+    result = check(run(["bash", "-c", LOOP, "loop", str(uv), python, mode, *dirs], bench.tmp, env),
+                   f"the {mode} uv lock loop")
+    missing = [d for d in dirs if not (Path(d) / "uv.lock").is_file()]
+    if missing:
+        raise BenchError(f"the {mode} loop wrote no uv.lock in {missing}")
+    return result
+
+
+def lock_sizes(dist: Path) -> List[int]:
+    return [p.read_text().count("[[package]]") - 1 for p in dist.glob("peach/*/*/uv.lock")]  # minus the project
+
+
+def scenario_cold(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, private_dir: Path, public_dir: Path,
+                  uv: Path, python: str, runs: int, table: Table) -> str:
+    checkout = copy_checkout(bench, template, "cold")
+    # Warm-up with a different, tiny repo: Pants, its plugin, its interpreter discovery and the uv tool
+    # (uv.pex and its venv in the named cache) are installed; no lock of the measured repo is cached.
+    reset_example(checkout)
+    write(checkout, "example/warmup/peach.yaml", "codops: warmup\npy_environments:\n  base:\n    dependencies: [syn-l0-p00]\n")
+    private, public = bench.start_indexes(private_dir, public_dir)
+    log("cold build: warm-up run (untimed)")
+    bench.pants(checkout, ["package", "::"], pantsd=False, env=index_env(private, public))
+    bench.stop_indexes(private, public)
+    repo = realistic_repo(checkout, sizes.cold_codops, world, random.Random(SEED + 2), "cold")
+    n_envs = sizes.cold_codops * sizes.envs_per_codops
+    packages: List[int] = []
+    for i in range(runs):
+        # New ports: every pyproject differs from any earlier run's, so every lock is a cache miss.
+        private, public = bench.start_indexes(private_dir, public_dir)
+        shutil.rmtree(checkout / "dist", ignore_errors=True)
+        shutil.rmtree(bench.named_caches / "peach_uv", ignore_errors=True)  # Pants' uv cache: empty
+        log(f"cold build run {i + 1}/{runs}: pants")
+        r = bench.pants(checkout, ["package", "::"], pantsd=False, env=index_env(private, public))
+        if len(r.uv_locks()) != n_envs:
+            raise BenchError(f"expected {n_envs} uv locks in a cold build, saw {len(r.uv_locks())}")
+        table.add(S_COLD_PANTS, r.seconds, uv=len(r.uv_locks()))
+        packages = lock_sizes(checkout / "dist")
+        projects = sorted(p for p in (checkout / "dist/peach").glob("*/*") if p.is_dir())
+        assert len(projects) == n_envs, projects
+        log(f"cold build run {i + 1}/{runs}: uv loop, sequential")
+        seq = uv_loop(bench, uv, python, projects, "seq", str(i))
+        table.add(S_COLD_SEQ, seq.seconds, uv=n_envs)
+        log(f"cold build run {i + 1}/{runs}: uv loop, 2 at a time")
+        p2 = uv_loop(bench, uv, python, projects, "p2", str(i))
+        table.add(S_COLD_P2, p2.seconds, uv=n_envs)
+        table.add(S_COLD_RATIO, r.seconds / p2.seconds, unit="x")
+        bench.stop_indexes(private, public)
+    table.rows[S_COLD_RATIO].note = "per run"
+    return (f"{n_envs} environments ({sizes.cold_codops} codops x base, 3 named, gateway); packages per lock: "
+            f"min {min(packages)}, median {statistics.median(packages):.0f}, max {max(packages)}")
+
+
+def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, private_dir: Path, public_dir: Path,
+                  runs: int, table: Table) -> str:
+    checkout = copy_checkout(bench, template, "warm")
+    repo = realistic_repo(checkout, sizes.warm_codops, world, random.Random(SEED + 3), "warm")
+    n_envs = sizes.warm_codops * sizes.envs_per_codops
+    private, public = bench.start_indexes(private_dir, public_dir)
+    env = index_env(private, public)
+    log(f"warm: initial build of {n_envs} environments with pantsd")
+    r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+    table.add(S_BUILD50.replace("initial", f"initial {n_envs}-env"), r.seconds, uv=len(r.uv_locks()))
+    packages = lock_sizes(checkout / "dist")
+    for i in range(runs):
+        r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+        table.add(S_NOOP, r.seconds, uv=len(r.uv_locks()))
+    rng = random.Random(SEED + 4)
+    codops_names = sorted(repo.envs)
+    for i in range(runs):
+        codops = codops_names[i % len(codops_names)]
+        env_name = ("e1", "e2", "e3")[i % 3]
+        have = repo.closure_names(codops, env_name)
+        new = next(n for n in rng.sample(world.layers[0] + world.layers[1], len(world.layers[0]) * 2) if n not in have)
+        repo.envs[codops][env_name].append(new)
+        repo.write_codops(codops)
+        r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+        table.add(S_EDIT_ONE, r.seconds, uv=len(r.uv_locks()))
+    for i in range(runs):
+        codops = codops_names[(i + 1) % len(codops_names)]
+        have = repo.closure_names(codops, "base")
+        new = next(n for n in rng.sample(world.layers[0] + world.layers[1], len(world.layers[0]) * 2) if n not in have)
+        repo.envs[codops]["base"].append(new)
+        repo.write_codops(codops)
+        r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+        table.add(S_EDIT_BASE, r.seconds, uv=len(r.uv_locks()))
+    pid = bench.pantsd_pid(checkout)
+    if pid is not None:
+        table.add(S_PANTSD_RSS_PKG, bench.vmhwm_mib(pid), unit="MiB")
+    bench.stop_pantsd(checkout)
+    for i in range(runs):
+        r = bench.pants(checkout, ["package", "::"], pantsd=False, env=env)
+        table.add(S_NOOP_NO, r.seconds, uv=len(r.uv_locks()))
+    bench.stop_indexes(private, public)
+    return (f"{n_envs} environments ({sizes.warm_codops} codops x base, 3 named, gateway); packages per lock: "
+            f"min {min(packages)}, median {statistics.median(packages):.0f}, max {max(packages)}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------------
+
+
+def machine(template: Path, bench: Bench, uv: Path, python: str) -> List[str]:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
+    pants_version = bench.pants(template, ["--version"], pantsd=False).stdout.strip()
+    uv_version = subprocess.run([str(uv), "--version"], capture_output=True, text=True).stdout.strip()
+    py311 = subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip()
+    return [
+        f"- CPU: {cpu}; `nproc`: {len(os.sched_getaffinity(0))}; memory: {mem_kib / 1024 / 1024:.1f} GiB; "
+        f"{platform.system()} {platform.release()}; load average at start: {_loadavg()}",
+        f"- Pants {pants_version} (the repo's `./pants` launcher, CPython 3.9); uv {uv_version.split()[1]} "
+        f"(Pants' `[uv]` tool and the baseline loop); locks for {py311}; benchmark driver: "
+        f"Python {platform.python_version()}",
+    ]
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+GOALS: List[Tuple[str, str, Callable[[Table], Optional[bool]], str]] = [
+    ("warm no-op of 50 envs < 1.5 s, zero uv processes", S_NOOP,
+     lambda t: _all_uv(t, S_NOOP, 0) and t.median(S_NOOP) < 1.5, "median"),
+    ("one edited env: one uv lock, < 2 s", S_EDIT_ONE,
+     lambda t: _all_uv(t, S_EDIT_ONE, 1) and t.median(S_EDIT_ONE) < 2.0, "median"),
+    ("cold build <= 1.25 x the two-at-a-time loop", S_COLD_RATIO,
+     lambda t: t.median(S_COLD_RATIO) <= 1.25, "median of per-run ratios"),
+    ("`list ::` at config scale < 3 s warm", S_LIST_WARM, lambda t: t.median(S_LIST_WARM) < 3.0, "median"),
+    ("`list ::` at config scale < 15 s cold", S_LIST_NO, lambda t: t.median(S_LIST_NO) < 15.0, "median, no pantsd"),
+    ("pantsd < 1 GiB", S_PANTSD_RSS,
+     lambda t: max(t.rows[S_PANTSD_RSS].values + t.rows.get(S_PANTSD_RSS_PKG, Row("")).values) < 1024, "max VmHWM"),
+]
+
+
+def _all_uv(table: Table, scenario: str, expected: int) -> bool:
+    return all(n == expected for n in table.rows[scenario].uv)
+
+
+def goals_markdown(table: Table) -> str:
+    lines = ["| Goal | Measured | Result |", "|---|---|---|"]
+    for text, scenario, test, how in GOALS:
+        row = table.rows.get(scenario)
+        if row is None or not row.values:
+            lines.append(f"| {text} | not measured | - |")
+            continue
+        unit = row.unit
+        measured = f"{statistics.median(row.values):.2f} {unit} ({how})"
+        if scenario == S_PANTSD_RSS:
+            measured = f"{max(row.values + table.rows.get(S_PANTSD_RSS_PKG, Row('')).values):.0f} MiB ({how})"
+        if row.uv:
+            measured += f", uv processes {'/'.join(map(str, row.uv))}"
+        lines.append(f"| {text} | {measured} | {'pass' if test(table) else 'FAIL'} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and one run each: a smoke run")
+    parser.add_argument("--runs", type=int, default=None, help="runs per scenario (default 3, or 1 with --quick)")
+    parser.add_argument("--only", action="append", choices=("config", "cold", "warm"),
+                        help="run only these scenarios (repeatable)")
+    parser.add_argument("--output", type=Path, help="also write the Markdown report to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (checkouts, indexes)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    runs = args.runs or (1 if args.quick else 3)
+    only = set(args.only or ("config", "cold", "warm"))
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp = Path(tempfile.mkdtemp(prefix="peach-bench-"))
+    bench = Bench(tmp, tmp / "named_caches")
+    table = Table()
+    notes: List[str] = []
+    started = time.monotonic()
+    info: List[str] = []
+    failed: Optional[str] = None
+    try:
+        log(f"working in {tmp}; installing {', '.join(TOOLS)} from PyPI")
+        uv = install_tools(tmp / "tools")
+        python = python311()
+        log("fresh checkout of the repo")
+        template = fresh_checkout(tmp / "template")
+        bench.checkouts.append(template)
+        info = machine(template, bench, uv, python)
+        log("building the index world")
+        world_root = tmp / "indexes"
+        built = build_world(world_root)
+        syn = build_syn_world(built.public_dir, sizes.world_packages, random.Random(SEED))
+        n_wheels = len(list(built.public_dir.glob("*.whl")))
+        notes.append(f"- Indexes: two pypiserver 2.0.1 on 127.0.0.1 (private: {len(list(built.private_dir.glob('*.whl')))}"
+                     f" wheels; public: {n_wheels} wheels, of which {sum(map(len, syn.layers))} synthetic packages x "
+                     f"{len(VERSIONS)} versions in {LAYERS} layers with seeded random dependency edges).")
+        if "config" in only:
+            notes.append("- Config scale: " + scenario_config_scale(bench, template, sizes, syn, runs, table) + ".")
+        if "cold" in only:
+            notes.append("- Cold build: " + scenario_cold(bench, template, sizes, syn, built.private_dir,
+                                                          built.public_dir, uv, python, runs, table) + ".")
+        if "warm" in only:
+            notes.append("- Rebuilds: " + scenario_warm(bench, template, sizes, syn, built.private_dir,
+                                                        built.public_dir, runs, table) + ".")
+    except BenchError as e:
+        failed = str(e)
+        log(f"FAILED: {failed}")
+    finally:
+        bench.cleanup()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log(f"kept {tmp}")
+    command = "python3 tests/benchmark/bench.py" + (" --quick" if args.quick else "") + (
+        f" --runs {args.runs}" if args.runs else "")
+    report = "\n".join([
+        f"Command: `{command}` ({runs} run(s) per scenario, total {(time.monotonic() - started) / 60:.1f} min)",
+        "",
+        *info,
+        *notes,
+        "",
+        table.markdown(),
+        "",
+        goals_markdown(table),
+        "",
+    ])
+    if failed:
+        report += f"\nThe benchmark stopped early: {failed.splitlines()[0]}\n"
+    print(report)
+    if args.output:
+        args.output.write_text(report)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
