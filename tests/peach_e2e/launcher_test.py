@@ -1,6 +1,7 @@
 """The launcher bootstraps Pants in a fresh clone, and real Pants reads the peach configs there."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -34,8 +35,6 @@ def test_fresh_clone_lists_generated_targets(checkout: Path) -> None:
 
 
 def test_peek_shows_requirements_and_provenance(checkout: Path) -> None:
-    import json
-
     run = pants(checkout, ["peek", "//:peach#zzebu/ml"])
     assert run.returncode == 0, run.stderr
     (target,) = json.loads(run.stdout)
@@ -104,3 +103,22 @@ def test_launcher_without_python39_says_what_to_install(tmp_path: Path) -> None:
     assert "Pants 2.17.1 needs CPython 3.9, and none was found." in proc.stderr
     assert "PEACH_PYTHON39" in proc.stderr
     assert not (tmp_path / "cache" / "pants-2.17.1").exists()
+
+
+def test_readme_first_command_builds_the_example_against_the_real_public_index(checkout: Path) -> None:
+    run = pants(checkout, ["package", "::"])
+    assert run.returncode == 0, run.stderr
+    dist = checkout / "dist/peach"
+    projects = sorted(str(p.parent.relative_to(dist)) for p in dist.glob("*/*/pyproject.toml"))
+    assert projects == ["debr/base", "debr/codops-gateway", "debr/reporting",
+                        "zzebu/base", "zzebu/codops-gateway", "zzebu/ml"]
+    for project in projects:
+        assert (dist / project / "uv.lock").is_file()
+    ml = (dist / "zzebu/ml/pyproject.toml").read_text()
+    # The example's private index holds the stand-in's releases 1.0.0 and 1.1.0: the latest is pinned.
+    assert '"pipe-algorithms-lib==1.1.0"' in ml and '"torch==2.0"' in ml
+    lock = (dist / "zzebu/ml/uv.lock").read_text()
+    assert 'name = "pipe-algorithms-lib"\nversion = "1.1.0"\nsource = { registry = "../../../../example/private-index" }' in lock
+    summary = json.loads((dist / "zzebu/environments.json").read_text())
+    assert [e["environment"] for e in summary["endpoints"]] == ["ml"]
+    assert [t["environment"] for t in summary["tasks"]] == ["ml"]
