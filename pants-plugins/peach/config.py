@@ -326,7 +326,12 @@ class _FileReader:
             return node
         if isinstance(node, YScalar) and node.value is None:
             return YMap((), node.line, node.column)
-        self.problem(node, key, f"must be a mapping, not {type_name(node)}", valid)
+        leaf = key.rsplit(".", 1)[-1]
+        if isinstance(node, YSeq):
+            fix = f"write `name: value` entries indented under `{leaf}:`, without the `- ` list markers"
+        else:
+            fix = f"put `name: value` entries on their own lines, indented under `{leaf}:`"
+        self.problem(node, key, f"must be a mapping, not {type_name(node)}", valid, fix)
         return None
 
     def string(self, node: YNode, key: str, valid: str, fix: str = "") -> Optional[str]:

@@ -306,7 +306,8 @@ REJECTIONS = [
     (
         "codops: zzebu\npy_environments:\n  ml: [torch]\n",
         "peach.yaml:3: `py_environments.ml`: must be a mapping, not a list\n"
-        "  valid: a mapping with one key, `dependencies`, holding a list of strings",
+        "  valid: a mapping with one key, `dependencies`, holding a list of strings\n"
+        "  fix: write `name: value` entries indented under `ml:`, without the `- ` list markers",
     ),
     (
         "codops: zzebu\npy_environments:\n  ml:\n    dependencies: [torch]\n    python: '3.11'\n",
@@ -433,22 +434,26 @@ REJECTIONS = [
     (
         "codops: zzebu\nendpoints: [rec]\n",
         "peach.yaml:2: `endpoints`: must be a mapping, not a list\n"
-        "  valid: a mapping of endpoint names to endpoints",
+        "  valid: a mapping of endpoint names to endpoints\n"
+        "  fix: write `name: value` entries indented under `endpoints:`, without the `- ` list markers",
     ),
     (
         "codops: zzebu\ntasks: nightly\n",
         "peach.yaml:2: `tasks`: must be a mapping, not a string ('nightly')\n"
-        "  valid: a mapping of task names to tasks",
+        "  valid: a mapping of task names to tasks\n"
+        "  fix: put `name: value` entries on their own lines, indented under `tasks:`",
     ),
     (
         "codops: zzebu\npy_environments: [ml]\n",
         "peach.yaml:2: `py_environments`: must be a mapping, not a list\n"
-        "  valid: a mapping of environment names to `{dependencies: [...]}`",
+        "  valid: a mapping of environment names to `{dependencies: [...]}`\n"
+        "  fix: write `name: value` entries indented under `py_environments:`, without the `- ` list markers",
     ),
     (
         "codops: zzebu\nendpoints:\n  rec:\n    url: /r\n    components: [main]\n",
         "peach.yaml:5: `endpoints.rec.components`: must be a mapping, not a list\n"
-        "  valid: a mapping of component names (usually `main`) to `{notebook, method}`",
+        "  valid: a mapping of component names (usually `main`) to `{notebook, method}`\n"
+        "  fix: write `name: value` entries indented under `components:`, without the `- ` list markers",
     ),
     (
         "codops: zzebu\nendpoints:\n  rec:\n    url: /r\n    py-env: ml\n    components: {main: {notebook: a.ipynb, method: f}}\n",
