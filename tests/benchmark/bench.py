@@ -468,7 +468,7 @@ class Row:
     note: str = ""
 
     def cells(self) -> List[str]:
-        fmt = (lambda v: f"{v:.2f}") if self.unit == "s" else (lambda v: f"{v:.0f}")
+        fmt = (lambda v: f"{v:.0f}") if self.unit == "MiB" else (lambda v: f"{v:.2f}")
         if not self.values:
             return [self.scenario, "0", "-", "-", "-", "-", self.note]
         uv = "-" if not self.uv else (str(self.uv[0]) if len(set(self.uv)) == 1 else "/".join(map(str, self.uv)))
@@ -507,6 +507,7 @@ class Table:
 # Scenarios
 # ---------------------------------------------------------------------------------------------------
 
+S_LIST_FLOOR = "reference: `list ::` of the repo's own 2-codops example, no pantsd"
 S_LIST_NO = "`list ::`, no pantsd (cold)"
 S_LIST_FIRST = "`list ::`, pantsd first run (starts pantsd)"
 S_LIST_WARM = "`list ::`, pantsd warm"
@@ -514,15 +515,20 @@ S_PEEK_NO = "`peek` one environment, no pantsd (cold)"
 S_PEEK_FIRST = "`peek` one environment, pantsd first run"
 S_PEEK_WARM = "`peek` one environment, pantsd warm"
 S_LIST_RSS = "`list ::` no pantsd: peak RSS of the Pants process"
-S_PANTSD_RSS = "pantsd peak RSS (VmHWM) after list + peek"
+S_LIST_EDIT = "`list ::` after editing one config file, pantsd warm"
+S_PANTSD_RSS = "pantsd peak RSS (VmHWM) after list, peek and an edit"
 S_COLD_PANTS = "cold `package ::` (pants, no pantsd)"
 S_COLD_SEQ = "baseline: `uv lock` loop, sequential"
 S_COLD_P2 = "baseline: `uv lock` loop, 2 at a time (`xargs -P2`)"
 S_COLD_RATIO = "ratio pants / loop-2"
+S_COLD_PANTSD = "cold `package ::`, pantsd already running (new ports, empty uv cache)"
+S_COLD_RATIO_PANTSD = "ratio pants with pantsd / loop-2"
 S_BUILD50 = "initial build (pantsd; not a goal)"
 S_NOOP = "no-op `package ::`, pantsd warm"
+S_VERSION = "reference: `./pants --version`, pantsd warm (client floor)"
 S_NOOP_NO = "no-op `package ::`, no pantsd"
 S_EDIT_ONE = "one environment edited, pantsd warm"
+S_EDIT_REF = "reference: bare `uv lock` of that environment, warm uv cache"
 S_EDIT_BASE = "`base` of one codops edited, pantsd warm"
 S_PANTSD_RSS_PKG = "pantsd peak RSS (VmHWM) after the package runs"
 
@@ -542,6 +548,7 @@ def scenario_config_scale(bench: Bench, template: Path, sizes: Sizes, world: Syn
     if not peek or "requirements" not in peek[0]:
         raise BenchError(f"`peek {target}` printed no requirements")
     for i in range(runs):
+        table.add(S_LIST_FLOOR, bench.pants(template, ["list", "::"], pantsd=False).seconds)
         r = bench.pants(checkout, ["list", "::"], pantsd=False)
         table.add(S_LIST_NO, r.seconds)
         table.add(S_LIST_RSS, r.maxrss_mib, unit="MiB")
@@ -553,6 +560,10 @@ def scenario_config_scale(bench: Bench, template: Path, sizes: Sizes, world: Syn
         table.add(S_PEEK_FIRST, bench.pants(checkout, ["peek", target], pantsd=True).seconds)
         table.add(S_PEEK_WARM, bench.pants(checkout, ["peek", target], pantsd=True).seconds)
         bench.pants(checkout, ["list", "::"], pantsd=True)
+        # Any edit re-runs the generator of the one `peach_config` target over every config file.
+        edited = checkout / f"example/c{i % sizes.cfg_codops:03d}/peach.conf/svc-00.yaml"
+        edited.write_text(edited.read_text() + f"# edited by the benchmark, run {i}\n")
+        table.add(S_LIST_EDIT, bench.pants(checkout, ["list", "::"], pantsd=True).seconds)
         pid = bench.pantsd_pid(checkout)
         if pid is None:
             raise BenchError("pantsd is not running after a `--pantsd` run")
@@ -579,6 +590,16 @@ fi
 """
 
 
+def uv_env(scratch: Path) -> Dict[str, str]:
+    """As Pants runs uv: private HOME and XDG config, an empty system uv.toml, a uv cache of its own."""
+    for d in ("home", "config", "sysconfig/uv", "cache"):
+        (scratch / d).mkdir(parents=True, exist_ok=True)
+    (scratch / "sysconfig/uv/uv.toml").write_text("")
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch / "home"),
+            "XDG_CONFIG_HOME": str(scratch / "config"), "XDG_CONFIG_DIRS": str(scratch / "sysconfig"),
+            "UV_CACHE_DIR": str(scratch / "cache"), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+
+
 def uv_loop(bench: Bench, uv: Path, python: str, projects: Sequence[Path], mode: str, tag: str) -> Result:
     """The baseline: `uv lock` of the same pyprojects, from an empty uv cache, without Pants."""
     scratch = bench.tmp / f"loop-{tag}-{mode}"
@@ -589,18 +610,23 @@ def uv_loop(bench: Bench, uv: Path, python: str, projects: Sequence[Path], mode:
         dest.mkdir(parents=True)
         shutil.copy2(project / "pyproject.toml", dest / "pyproject.toml")
         dirs.append(str(dest))
-    for d in ("home", "config", "sysconfig/uv", "cache"):
-        (scratch / d).mkdir(parents=True, exist_ok=True)
-    (scratch / "sysconfig/uv/uv.toml").write_text("")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch / "home"),
-           "XDG_CONFIG_HOME": str(scratch / "config"), "XDG_CONFIG_DIRS": str(scratch / "sysconfig"),
-           "UV_CACHE_DIR": str(scratch / "cache"), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
-    result = check(run(["bash", "-c", LOOP, "loop", str(uv), python, mode, *dirs], bench.tmp, env),
+    result = check(run(["bash", "-c", LOOP, "loop", str(uv), python, mode, *dirs], bench.tmp, uv_env(scratch)),
                    f"the {mode} uv lock loop")
     missing = [d for d in dirs if not (Path(d) / "uv.lock").is_file()]
     if missing:
         raise BenchError(f"the {mode} loop wrote no uv.lock in {missing}")
     return result
+
+
+def empty_dir(path: Path) -> None:
+    """Empty a directory but keep it: a running pantsd has created this named cache once and links
+    sandboxes to it, so removing the directory itself would break every later uv run of that pantsd."""
+    if path.is_dir():
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
 
 
 def lock_sizes(dist: Path) -> List[int]:
@@ -612,11 +638,12 @@ def scenario_cold(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
     checkout = copy_checkout(bench, template, "cold")
     # Warm-up with a different, tiny repo: Pants, its plugin, its interpreter discovery and the uv tool
     # (uv.pex and its venv in the named cache) are installed; no lock of the measured repo is cached.
+    # The warm-up also starts the pantsd that the "pantsd already running" variant uses.
     reset_example(checkout)
     write(checkout, "example/warmup/peach.yaml", "codops: warmup\npy_environments:\n  base:\n    dependencies: [syn-l0-p00]\n")
     private, public = bench.start_indexes(private_dir, public_dir)
     log("cold build: warm-up run (untimed)")
-    bench.pants(checkout, ["package", "::"], pantsd=False, env=index_env(private, public))
+    bench.pants(checkout, ["package", "::"], pantsd=True, env=index_env(private, public))
     bench.stop_indexes(private, public)
     repo = realistic_repo(checkout, sizes.cold_codops, world, random.Random(SEED + 2), "cold")
     n_envs = sizes.cold_codops * sizes.envs_per_codops
@@ -625,7 +652,7 @@ def scenario_cold(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
         # New ports: every pyproject differs from any earlier run's, so every lock is a cache miss.
         private, public = bench.start_indexes(private_dir, public_dir)
         shutil.rmtree(checkout / "dist", ignore_errors=True)
-        shutil.rmtree(bench.named_caches / "peach_uv", ignore_errors=True)  # Pants' uv cache: empty
+        empty_dir(bench.named_caches / "peach_uv")  # Pants' uv cache: empty
         log(f"cold build run {i + 1}/{runs}: pants")
         r = bench.pants(checkout, ["package", "::"], pantsd=False, env=index_env(private, public))
         if len(r.uv_locks()) != n_envs:
@@ -642,13 +669,38 @@ def scenario_cold(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
         table.add(S_COLD_P2, p2.seconds, uv=n_envs)
         table.add(S_COLD_RATIO, r.seconds / p2.seconds, unit="x")
         bench.stop_indexes(private, public)
+        # The same cold build through the pantsd started by the warm-up: no Pants start-up and no
+        # interpreter discovery (memoized by pantsd), new ports and an empty uv cache again.
+        private, public = bench.start_indexes(private_dir, public_dir)
+        shutil.rmtree(checkout / "dist", ignore_errors=True)
+        empty_dir(bench.named_caches / "peach_uv")
+        log(f"cold build run {i + 1}/{runs}: pants, pantsd already running")
+        rd = bench.pants(checkout, ["package", "::"], pantsd=True, env=index_env(private, public))
+        if len(rd.uv_locks()) != n_envs:
+            raise BenchError(f"expected {n_envs} uv locks in a cold build, saw {len(rd.uv_locks())}")
+        table.add(S_COLD_PANTSD, rd.seconds, uv=len(rd.uv_locks()))
+        table.add(S_COLD_RATIO_PANTSD, rd.seconds / p2.seconds, unit="x")
+        bench.stop_indexes(private, public)
+    bench.stop_pantsd(checkout)
     table.rows[S_COLD_RATIO].note = "per run"
+    table.rows[S_COLD_RATIO_PANTSD].note = "per run, against the same run's loop"
     return (f"{n_envs} environments ({sizes.cold_codops} codops x base, 3 named, gateway); packages per lock: "
             f"min {min(packages)}, median {statistics.median(packages):.0f}, max {max(packages)}")
 
 
+def reference_lock(bench: Bench, uv: Path, python: str, project: Path, i: int) -> float:
+    """Seconds of a bare `uv lock` of `project`, outside Pants, with a uv cache warmed by a first lock."""
+    uv_loop(bench, uv, python, [project], "seq", f"ref{i}")  # the first lock fills this scratch's uv cache
+    scratch = bench.tmp / f"loop-ref{i}-seq"
+    lock_dir = scratch / "projects" / project.parent.name / project.name
+    (lock_dir / "uv.lock").unlink()
+    result = check(run([str(uv), "lock", "--directory", str(lock_dir), "--python", python, "--no-progress"],
+                       bench.tmp, uv_env(scratch)), "the reference uv lock")
+    return result.seconds
+
+
 def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, private_dir: Path, public_dir: Path,
-                  runs: int, table: Table) -> str:
+                  uv: Path, python: str, runs: int, table: Table) -> str:
     checkout = copy_checkout(bench, template, "warm")
     repo = realistic_repo(checkout, sizes.warm_codops, world, random.Random(SEED + 3), "warm")
     n_envs = sizes.warm_codops * sizes.envs_per_codops
@@ -661,6 +713,8 @@ def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
     for i in range(runs):
         r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
         table.add(S_NOOP, r.seconds, uv=len(r.uv_locks()))
+    for i in range(runs):
+        table.add(S_VERSION, bench.pants(checkout, ["--version"], pantsd=True, env=env).seconds)
     rng = random.Random(SEED + 4)
     codops_names = sorted(repo.envs)
     for i in range(runs):
@@ -672,6 +726,8 @@ def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
         repo.write_codops(codops)
         r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
         table.add(S_EDIT_ONE, r.seconds, uv=len(r.uv_locks()))
+        table.add(S_EDIT_REF, reference_lock(bench, uv, python, checkout / f"dist/peach/{codops}/{env_name}", i),
+                  uv=1)
     for i in range(runs):
         codops = codops_names[(i + 1) % len(codops_names)]
         have = repo.closure_names(codops, "base")
@@ -746,7 +802,7 @@ def goals_markdown(table: Table) -> str:
             lines.append(f"| {text} | not measured | - |")
             continue
         unit = row.unit
-        measured = f"{statistics.median(row.values):.2f} {unit} ({how})"
+        measured = f"{statistics.median(row.values):.2f} {unit} ({how})".replace(" x (", "x (")
         if scenario == S_PANTSD_RSS:
             measured = f"{max(row.values + table.rows.get(S_PANTSD_RSS_PKG, Row('')).values):.0f} MiB ({how})"
         if row.uv:
@@ -804,7 +860,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                           built.public_dir, uv, python, runs, table) + ".")
         if "warm" in only:
             notes.append("- Rebuilds: " + scenario_warm(bench, template, sizes, syn, built.private_dir,
-                                                        built.public_dir, runs, table) + ".")
+                                                        built.public_dir, uv, python, runs, table) + ".")
     except BenchError as e:
         failed = str(e)
         log(f"FAILED: {failed}")
@@ -815,7 +871,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             log(f"kept {tmp}")
     command = "python3 tests/benchmark/bench.py" + (" --quick" if args.quick else "") + (
-        f" --runs {args.runs}" if args.runs else "")
+        f" --runs {args.runs}" if args.runs else "") + "".join(f" --only {o}" for o in args.only or ())
     report = "\n".join([
         f"Command: `{command}` ({runs} run(s) per scenario, total {(time.monotonic() - started) / 60:.1f} min)",
         "",
