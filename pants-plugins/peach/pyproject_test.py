@@ -118,7 +118,7 @@ wheels = [
 [[package]]
 name = "six"
 version = "1.17.0"
-source = {{ registry = "https://pypi.org/simple" }}
+source = {{ registry = "https://public.example.invalid/simple" }}
 """
 
 
