@@ -779,10 +779,14 @@ def _loadavg() -> str:
 GOALS: List[Tuple[str, str, Callable[[Table], Optional[bool]], str]] = [
     ("warm no-op of 50 envs < 1.5 s, zero uv processes", S_NOOP,
      lambda t: _all_uv(t, S_NOOP, 0) and t.median(S_NOOP) < 1.5, "median"),
-    ("one edited env: one uv lock, < 2 s", S_EDIT_ONE,
-     lambda t: _all_uv(t, S_EDIT_ONE, 1) and t.median(S_EDIT_ONE) < 2.0, "median"),
-    ("cold build <= 1.25 x the two-at-a-time loop", S_COLD_RATIO,
+    # "One uv lock + < 2 s": the time beyond a bare warm-cache `uv lock` of the same environment.
+    ("one edited env: one uv lock + < 2 s", S_EDIT_ONE,
+     lambda t: _all_uv(t, S_EDIT_ONE, 1) and t.median(S_EDIT_ONE) - (t.median(S_EDIT_REF) or 0.0) < 2.0,
+     "median; the bare `uv lock` reference is subtracted for the verdict"),
+    ("cold build <= 1.25 x the two-at-a-time loop (no pantsd)", S_COLD_RATIO,
      lambda t: t.median(S_COLD_RATIO) <= 1.25, "median of per-run ratios"),
+    ("cold build <= 1.25 x the two-at-a-time loop (pantsd running)", S_COLD_RATIO_PANTSD,
+     lambda t: t.median(S_COLD_RATIO_PANTSD) <= 1.25, "median of per-run ratios"),
     ("`list ::` at config scale < 3 s warm", S_LIST_WARM, lambda t: t.median(S_LIST_WARM) < 3.0, "median"),
     ("`list ::` at config scale < 15 s cold", S_LIST_NO, lambda t: t.median(S_LIST_NO) < 15.0, "median, no pantsd"),
     ("pantsd < 1 GiB", S_PANTSD_RSS,
