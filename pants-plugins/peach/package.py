@@ -225,8 +225,8 @@ async def environment_project(
     codops, env = fs.codops.value, fs.environment.value
     settings = Settings(private_packages=tuple(peach.private_packages))
     requirements = fs.requirements.value or ()
-    bare_private = sorted({parse_requirement(r).key for r in requirements
-                           if settings.is_private(parse_requirement(r).name) and parse_requirement(r).is_bare})
+    parsed = [parse_requirement(r) for r in requirements]
+    bare_private = sorted({r.key for r in parsed if r.is_bare and settings.is_private(r.name)})
     latest = await MultiGet(Get(LatestRelease, LatestReleaseRequest(p)) for p in bare_private)
     versions = {}
     for found in latest:
