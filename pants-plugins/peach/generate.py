@@ -1,19 +1,21 @@
-"""Generating peach targets from the merged config model."""
+"""From config files to targets: `peach_config` generates the targets of every codops it reads.
+
+Each step is its own memoized rule, so an edit pays only for what it touches: each config file is
+parsed by one rule (keyed on its path and content), each codops merged by one (keyed on its files),
+each notebook read by one. The model itself is plain Python (`peach.config`).
+"""
 from __future__ import annotations
 
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
-from pants.core.target_types import (
-    TargetGeneratorSourcesHelperSourcesField,
-    TargetGeneratorSourcesHelperTarget,
-)
 from pants.base.build_root import BuildRoot
+from pants.core.target_types import TargetGeneratorSourcesHelperSourcesField, TargetGeneratorSourcesHelperTarget
 from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestContents, PathGlobs
-from pants.engine.internals.selectors import Get
+from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.rules import collect_rules, rule
 from pants.engine.target import (
     Dependencies,
@@ -27,10 +29,27 @@ from pants.engine.target import (
 from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
-from peach.config import Codops, Model, build_model, check_notebooks, make_settings
+from peach.config import (
+    Codops,
+    CodopsInput,
+    ConfigError,
+    Model,
+    NotebookCells,
+    ParsedFile,
+    Problem,
+    Settings,
+    check_notebooks,
+    group,
+    make_settings,
+    merge_one,
+    parse_file,
+    read_notebook,
+)
 from peach.subsystem import PeachSubsystem
 from peach.target_types import (
+    ALL_CODOPS_NAME,
     CodopsField,
+    ComponentRecord,
     ComponentsField,
     ConfigFilesField,
     EndpointNameField,
@@ -38,6 +57,7 @@ from peach.target_types import (
     FullNotebookField,
     MethodField,
     NotebookField,
+    PeachAllTarget,
     PeachCodopsTarget,
     PeachConfigSourcesField,
     PeachConfigTarget,
@@ -67,6 +87,111 @@ def task_name(codops: str, task: str) -> str:
     return f"{codops}/tasks/{task}"
 
 
+# ---------------------------------------------------------------------------------------------
+# The settings, and one rule per file, per codops, per notebook
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeachSettings:
+    settings: Settings
+
+
+@rule(desc="Read the peach settings", level=LogLevel.DEBUG)
+async def peach_settings(peach: PeachSubsystem) -> PeachSettings:
+    framework = await Get(DigestContents, PathGlobs([peach.framework_stack]))
+    return PeachSettings(make_settings(
+        peach.injected_requirements,
+        peach.framework_stack,
+        framework[0].content if framework else None,
+        peach.private_packages,
+        peach.gateway_environment,
+    ))
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    path: str
+    content: bytes
+
+
+@rule(desc="Parse a peach config file", level=LogLevel.TRACE)
+def parse_config_file(config: ConfigFile) -> ParsedFile:
+    return parse_file(config.path, config.content)
+
+
+@dataclass(frozen=True)
+class MergedCodops:
+    codops: Codops
+    problems: Tuple[Problem, ...]
+
+
+@rule(desc="Merge the configs of a codops", level=LogLevel.TRACE)
+def merge_codops(request: CodopsInput, settings: PeachSettings) -> MergedCodops:
+    codops, problems = merge_one(request, settings.settings)
+    return MergedCodops(codops, problems)
+
+
+@dataclass(frozen=True)
+class NotebookFile:
+    path: str
+    content: bytes
+
+
+@rule(desc="Read a notebook", level=LogLevel.TRACE)
+def read_notebook_file(notebook: NotebookFile) -> NotebookCells:
+    return read_notebook(notebook.path, notebook.content)
+
+
+@dataclass(frozen=True)
+class PeachModelRequest:
+    """The config files of one `peach_config`, and the repository root (to check notebook links)."""
+
+    files: Digest
+
+
+@dataclass(frozen=True)
+class PeachModel:
+    model: Model
+    config_files: Tuple[str, ...]
+
+
+@rule(desc="Read the peach configs", level=LogLevel.DEBUG)
+async def peach_model(request: PeachModelRequest, buildroot: BuildRoot) -> PeachModel:
+    contents = await Get(DigestContents, Digest, request.files)
+    parsed = await MultiGet(Get(ParsedFile, ConfigFile(fc.path, fc.content)) for fc in contents)
+    problems, inputs = group(parsed)
+    merged = await MultiGet(Get(MergedCodops, CodopsInput, codops) for codops in inputs)
+    every = [*problems, *(p for m in merged for p in m.problems)]
+    if every:
+        raise ConfigError(every)
+    model = Model(tuple(m.codops for m in merged))
+    escaping = escaping_paths(buildroot.path, model.notebook_paths)
+    notebook_contents = await Get(DigestContents, PathGlobs([p for p in model.notebook_paths if p not in escaping]))
+    notebooks = await MultiGet(Get(NotebookCells, NotebookFile(fc.path, fc.content)) for fc in notebook_contents)
+    check_notebooks(model, {nb.path: nb for nb in notebooks}, escaping)
+    return PeachModel(model, tuple(fc.path for fc in contents))
+
+
+def escaping_paths(buildroot: str, paths: Iterable[str]) -> List[str]:
+    """Paths that resolve (through symbolic links) to somewhere outside the build root."""
+    root = os.path.realpath(buildroot)
+    return [p for p in paths if os.path.commonpath([root, os.path.realpath(os.path.join(root, p))]) != root]
+
+
+# ---------------------------------------------------------------------------------------------
+# The targets
+# ---------------------------------------------------------------------------------------------
+
+
+def relative_to(directory: str, path: str) -> Optional[str]:
+    """`path` relative to `directory`, or None when it is not below it."""
+    if not directory:
+        return path
+    prefix = directory + "/"
+    return path[len(prefix):] if path.startswith(prefix) else None
+
+
 @dataclass(frozen=True)
 class _Builder:
     """Builds the generated targets of one `peach_config` from the model."""
@@ -78,9 +203,9 @@ class _Builder:
     def helper_specs(self, paths: Iterable[str]) -> List[str]:
         return [self.helpers[p].address.spec for p in sorted(set(paths)) if p in self.helpers]
 
-    def fields(self, codops: str, values: Dict[str, object]) -> Dict[str, object]:
+    def fields(self, codops: Optional[str], values: Dict[str, object]) -> Dict[str, object]:
         tags = tuple(self.request.template.get(Tags.alias) or ())
-        return {**self.request.template, Tags.alias: (*tags, codops), **values}
+        return {**self.request.template, Tags.alias: (*tags, codops) if codops else tags or None, **values}
 
     def address(self, name: str) -> Address:
         return self.request.template_address.create_generated(name)
@@ -105,8 +230,7 @@ class _Builder:
                 UrlField.alias: ep.url,
                 EnvironmentNameField.alias: ep.environment,
                 ComponentsField.alias: tuple(
-                    f"{c.name}: {c.notebook.path}:{c.notebook.method}"
-                    + (" (full notebook)" if c.notebook.full_notebook else "")
+                    ComponentRecord(c.name, c.notebook.path, c.notebook.method, c.notebook.full_notebook)
                     for c in ep.components
                 ),
                 Dependencies.alias: [env_spec[ep.environment], *self.helper_specs(
@@ -128,20 +252,6 @@ class _Builder:
             Dependencies.alias: [t.address.spec for t in targets],
         }), self.address(codops.name), um))
         return targets
-
-
-def relative_to(directory: str, path: str) -> Optional[str]:
-    """`path` relative to `directory`, or None when it is not below it."""
-    if not directory:
-        return path
-    prefix = directory + "/"
-    return path[len(prefix):] if path.startswith(prefix) else None
-
-
-def escaping_paths(buildroot: str, paths: Iterable[str]) -> List[str]:
-    """Paths that resolve (through symbolic links) to somewhere outside the build root."""
-    root = os.path.realpath(buildroot)
-    return [p for p in paths if os.path.commonpath([root, os.path.realpath(os.path.join(root, p))]) != root]
 
 
 def peach_targets(
@@ -168,31 +278,20 @@ def peach_targets(
     targets: List[Target] = list(helpers.values())
     for codops in model.codops:
         targets.extend(builder.codops_targets(codops, shared))
+    targets.append(PeachAllTarget(builder.fields(None, {
+        Dependencies.alias: [builder.address(c.name).spec for c in model.codops],
+    }), builder.address(ALL_CODOPS_NAME), union_membership))
     return GeneratedTargets(request.generator, targets)
 
 
 @rule(desc="Generate targets from the peach configs", level=LogLevel.DEBUG)
 async def generate_peach_targets(
-    request: GeneratePeachTargetsRequest,
-    peach: PeachSubsystem,
-    union_membership: UnionMembership,
-    buildroot: BuildRoot,
+    request: GeneratePeachTargetsRequest, peach: PeachSubsystem, union_membership: UnionMembership
 ) -> GeneratedTargets:
     sources = await Get(HydratedSources, HydrateSourcesRequest(request.generator[PeachConfigSourcesField]))
-    configs = await Get(DigestContents, Digest, sources.snapshot.digest)
-    framework = await Get(DigestContents, PathGlobs([peach.framework_stack]))
-    settings = make_settings(
-        peach.injected_requirements,
-        peach.framework_stack,
-        framework[0].content if framework else None,
-        peach.private_packages,
-        peach.gateway_environment,
-    )
-    model = build_model(((fc.path, fc.content) for fc in configs), settings)
-    escaping = escaping_paths(buildroot.path, model.notebook_paths)
-    notebooks = await Get(DigestContents, PathGlobs([p for p in model.notebook_paths if p not in escaping]))
-    check_notebooks(model, {fc.path: fc.content for fc in notebooks}, escaping)
-    helper_paths = [*(fc.path for fc in configs), *model.notebook_paths, peach.framework_stack]
+    found = await Get(PeachModel, PeachModelRequest(sources.snapshot.digest))
+    model = found.model
+    helper_paths = [*found.config_files, *model.notebook_paths, peach.framework_stack]
     return peach_targets(request, model, helper_paths, peach.framework_stack, union_membership)
 
 

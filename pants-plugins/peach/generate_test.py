@@ -17,6 +17,7 @@ from pants.vcs import changed
 from peach import register
 from peach.target_types import (
     CodopsField,
+    ComponentRecord,
     ComponentsField,
     EnvironmentNameField,
     FullNotebookField,
@@ -92,7 +93,7 @@ def file_addr(path: str) -> Address:
 def test_generated_targets(rule_runner: RuleRunner) -> None:
     specs = sorted(t.address.spec for t in rule_runner.request(AllTargets, []))
     assert specs == sorted([  # the expanded targets: the generator itself is not among them
-        "//:peach#debr", "//:peach#debr/base", "//:peach#debr/codops-gateway",
+        "//:peach#_all", "//:peach#debr", "//:peach#debr/base", "//:peach#debr/codops-gateway",
         "//:peach#zzebu", "//:peach#zzebu/base", "//:peach#zzebu/codops-gateway", "//:peach#zzebu/ml",
         "//:peach#zzebu/other",
         "//:peach#zzebu/endpoints/recommend", "//:peach#zzebu/tasks/cleanup", "//:peach#zzebu/tasks/reindex",
@@ -112,7 +113,9 @@ def test_environment_fields(rule_runner: RuleRunner) -> None:
         "pipe-algorithms-lib", "implicit==0.7.2", "orjson==3.10.0", "httpx", "torch==2.0", "transformers",
         "ray[serve]==2.60.0", "fastapi==0.165.0",
     )
-    assert ml[ProvenanceField].value[4] == "torch==2.0 <- environment (zzebu/peach.conf/envs.yaml:4)"
+    torch = ml[ProvenanceField].value[4]
+    assert (torch.requirement, torch.package, torch.tier, torch.source) == (
+        "torch==2.0", "torch", "environment", "zzebu/peach.conf/envs.yaml:4")
     assert ml.get(type(ml).core_fields[0]).value == ("peach", "zzebu")  # tags: the generator's, plus the codops
     gateway = rule_runner.get_target(addr("zzebu/codops-gateway"))
     assert gateway[RequirementsField].value == rule_runner.get_target(addr("zzebu/base"))[RequirementsField].value
@@ -123,8 +126,8 @@ def test_endpoint_and_task_fields(rule_runner: RuleRunner) -> None:
     assert endpoint[UrlField].value == "/recommend"
     assert endpoint[EnvironmentNameField].value == "ml"
     assert endpoint[ComponentsField].value == (
-        "main: zzebu/endpoint.ipynb:recommend",
-        "fallback: zzebu/endpoint.ipynb:fallback (full notebook)",
+        ComponentRecord("main", "zzebu/endpoint.ipynb", "recommend", False),
+        ComponentRecord("fallback", "zzebu/endpoint.ipynb", "fallback", True),
     )
     cleanup = rule_runner.get_target(addr("zzebu/tasks/cleanup"))
     assert (cleanup[NotebookField].value, cleanup[MethodField].value) == ("zzebu/nb.ipynb", "cleanup")
@@ -164,11 +167,15 @@ def test_dependents_of_an_environment_are_its_endpoints_and_tasks(rule_runner: R
     assert {a.spec for a in dependents} == {
         "//:peach", "//:peach#zzebu", "//:peach#zzebu/endpoints/recommend", "//:peach#zzebu/tasks/reindex",
     }
+    codops = rule_runner.request(Dependents, [DependentsRequest([addr("zzebu")], transitive=False, include_roots=False)])
+    assert {a.spec for a in codops} == {"//:peach", "//:peach#_all"}
 
 
 def changed_since(rule_runner: RuleRunner, *paths: str) -> set:
     result = rule_runner.request(ChangedAddresses, [ChangedRequest(paths, DependentsOption.TRANSITIVE)])
-    return {a.spec for a in result if a.is_generated_target and "#" in a.spec}
+    found = {a.spec for a in result if a.is_generated_target and "#" in a.spec}
+    assert "//:peach#_all" in found  # every change reaches the target that packages every codops
+    return found - {"//:peach#_all"}
 
 
 def test_changed_named_environment_file_reaches_exactly_its_environments(rule_runner: RuleRunner) -> None:

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from pants.core.target_types import TargetGeneratorSourcesHelperTarget
 
-from peach import generate, lockfiles, package
+from peach import generate
+from peach.environments import index, lock, platforms, project
+from peach.goals import lockfiles, package
 from peach.target_types import (
+    PeachAllTarget,
     PeachCodopsTarget,
     PeachConfigTarget,
     PeachEndpointTarget,
     PeachTaskTarget,
     PyEnvironmentTarget,
 )
+from peach.uv import credentials, tool
 
 
 def target_types():
@@ -20,9 +24,20 @@ def target_types():
         PeachEndpointTarget,
         PeachTaskTarget,
         PeachCodopsTarget,
+        PeachAllTarget,
         TargetGeneratorSourcesHelperTarget,
     ]
 
 
 def rules():
-    return [*generate.rules(), *package.rules(), *lockfiles.rules()]
+    return [
+        *generate.rules(),
+        *tool.rules(),
+        *credentials.rules(),
+        *platforms.rules(),
+        *index.rules(),
+        *project.rules(),
+        *lock.rules(),
+        *package.rules(),
+        *lockfiles.rules(),
+    ]

@@ -7,7 +7,7 @@ from pants.option.option_types import EnumOption, IntOption, StrListOption, StrO
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
-from peach.config import DEFAULT_GATEWAY_ENVIRONMENT
+from peach.config.model import DEFAULT_GATEWAY_ENVIRONMENT
 
 
 class StaleLockfileBehavior(Enum):
@@ -77,11 +77,15 @@ class PeachSubsystem(Subsystem):
         ),
     )
     platforms = StrListOption(
-        default=["sys_platform == 'linux' and platform_machine == 'x86_64'"],
+        default=["x86_64-manylinux_2_28"],
         help=softwrap(
             """
-            The serving image's platforms, as PEP 508 markers; written to `[tool.uv].environments`
-            so uv resolves for these platforms only. Empty: a universal lock.
+            The serving image's platforms, as uv names them for `--python-platform`
+            (`x86_64-manylinux_2_28`, `aarch64-manylinux_2_28`, `linux`, `macos`, `windows`, ...).
+            Each project's `[tool.uv].environments` lists their markers, so uv locks for these
+            platforms only, and every lock is checked against a platform-specific resolution for
+            each of them: where wheels of one version disagree about their dependencies (torch
+            2.0's `nvidia-*` packages), the project declares what each platform installs.
             """
         ),
     )
@@ -92,8 +96,9 @@ class PeachSubsystem(Subsystem):
             The private package index: an http(s) "simple" index URL (without credentials), or a
             directory of wheels relative to the build root. Private packages (`private_packages`)
             come from it and from nowhere else. Credentials come only from the environment, in
-            uv's convention: `UV_INDEX_<NAME>_USERNAME` / `UV_INDEX_<NAME>_PASSWORD`, where NAME is
-            `private_index_name` in upper case.
+            uv's convention: `UV_INDEX_PRIVATE_USERNAME` / `UV_INDEX_PRIVATE_PASSWORD` (`PRIVATE`
+            is `private_index_name` in upper case, other characters than letters and digits as
+            `_`). peach hands them to uv in a netrc file, never in a process's environment.
             """
         ),
     )
@@ -116,7 +121,7 @@ class PeachSubsystem(Subsystem):
     index_timeout = IntOption(
         default=30,
         advanced=True,
-        help="Seconds to wait for the private index when looking up the latest release of a package.",
+        help="Seconds to wait for an answer of the private index when looking up the latest release of a package.",
     )
     lockfile_dir = StrOption(
         default="3rdparty/peach/locks",
@@ -124,7 +129,8 @@ class PeachSubsystem(Subsystem):
             """
             Where `pants generate-lockfiles --resolve=peach/<codops>/<env>` writes committed
             lockfiles (`<dir>/<codops>/<env>/uv.lock`). When such a lockfile exists, `package`
-            ships it after `uv lock --check` confirms it is current.
+            runs `uv lock` starting from it and ships it if that changes nothing (it is current);
+            otherwise `stale_lockfile` decides.
             """
         ),
     )
@@ -132,9 +138,10 @@ class PeachSubsystem(Subsystem):
         default=StaleLockfileBehavior.error,
         help=softwrap(
             """
-            What `package` does when a committed lockfile is stale: `error` fails with the command
-            that regenerates it; `warn` logs that and ships a freshly resolved lockfile; `ignore`
-            ships a freshly resolved lockfile silently.
+            What `package` does when a committed lockfile is stale (`uv lock` started from it
+            changes it): `error` fails, showing the packages that would be added, removed or
+            changed and the command that regenerates it; `warn` logs that and ships a freshly
+            resolved lockfile; `ignore` ships a freshly resolved lockfile silently.
             """
         ),
     )

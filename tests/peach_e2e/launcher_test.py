@@ -42,7 +42,11 @@ def test_peek_shows_requirements_and_provenance(checkout: Path) -> None:
     assert target["requirements"][:6] == [
         "pipe-algorithms-lib", "implicit==0.7.2", "orjson==3.10.0", "httpx", "torch==2.0", "transformers",
     ]
-    assert target["provenance"][4] == "torch==2.0 <- environment (example/zzebu/peach.conf/environments.yaml:10)"
+    assert target["provenance"][4] == {
+        "requirement": "torch==2.0", "package": "torch", "tier": "environment",
+        "source": "example/zzebu/peach.conf/environments.yaml:10", "replaced": [], "dropped_bare": [],
+        "extras_from": [],
+    }
     assert target["tags"] == ["zzebu"]
 
 

@@ -108,7 +108,7 @@ def repo(world: dict, tmp_path_factory) -> Path:
 
 def locked(run: Run) -> List[str]:
     """The environments whose `uv lock` ran (cache hits run nothing and log nothing)."""
-    return sorted(re.findall(r"Completed: uv lock (\S+)", run.stderr))
+    return sorted(set(re.findall(r"Completed: uv lock (\S+)$", run.stderr, re.MULTILINE)))
 
 
 def package(repo: Path, world: dict, *args: str, **env: str) -> Run:

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import pytest
+
+from peach.config.requirements import (
+    Entry,
+    RequirementSyntaxError,
+    Tier,
+    canonical_name,
+    parse_requirement,
+    pin,
+    resolve,
+)
+
+
+def entries(tier: str, *texts: str) -> list:
+    return [Entry(parse_requirement(t), tier, f"{tier}.yaml:{i + 1}") for i, t in enumerate(texts)]
+
+
+def final(*groups) -> tuple:
+    return tuple(r.text for r in resolve([e for g in groups for e in g]))
+
+
+@pytest.mark.parametrize(
+    "name", ["Pipe.Algorithms.Lib", "pipe_algorithms_lib", "pipe-algorithms-lib", "PIPE--ALGORITHMS__LIB"]
+)
+def test_canonical_name(name: str) -> None:
+    assert canonical_name(name) == "pipe-algorithms-lib"
+
+
+def test_parse_keeps_parts() -> None:
+    req = parse_requirement(" uvicorn[standard,foo] >= 0.30 ; python_version >= '3.9' ")
+    assert (req.name, req.key, req.extras, req.specifier) == ("uvicorn", "uvicorn", ("foo", "standard"), ">=0.30")
+    assert req.marker == 'python_version >= "3.9"'
+    assert req.render() == 'uvicorn[foo,standard]>=0.30; python_version >= "3.9"'
+    assert parse_requirement("httpx").is_bare
+
+
+@pytest.mark.parametrize(
+    "text, what",
+    [
+        ("", "the dependency is an empty string"),
+        ("-e ./pkg", "pip options (`-e`, `-r`, `--index-url`, ...) are not dependencies"),
+        ("--index-url https://example.invalid/simple", "pip options (`-e`, `-r`, `--index-url`, ...) are not dependencies"),
+        ("git+https://example.invalid/org/repo.git", "URL requirements are not allowed"),
+        ("https://example.invalid/pkg-1.0.tar.gz", "URL requirements are not allowed"),
+        ("pkg @ git+https://example.invalid/org/repo.git", "URL requirements (`name @ url`) are not allowed"),
+        ("./pkg", "path requirements are not allowed"),
+        ("../libs/pkg", "path requirements are not allowed"),
+        ("/abs/pkg", "path requirements are not allowed"),
+        ("pkg-1.0-py3-none-any.whl", "path requirements are not allowed"),
+        ("x" * 501, "the dependency is 501 characters long (at most 500)"),
+    ],
+)
+def test_rejected_forms(text: str, what: str) -> None:
+    with pytest.raises(RequirementSyntaxError) as e:
+        parse_requirement(text)
+    assert e.value.what == what
+
+
+def test_legacy_specifier_is_rejected() -> None:
+    with pytest.raises(RequirementSyntaxError) as e:
+        parse_requirement("numpy>>2")
+    assert e.value.what == "`>>2` is not a PEP 440 version specifier"
+
+
+def test_invalid_pep508_says_why() -> None:
+    with pytest.raises(RequirementSyntaxError) as e:
+        parse_requirement("numpy[")
+    assert e.value.what.startswith("not a valid PEP 508 requirement (")
+    assert e.value.fix == "write `name`, `name==1.2.3` or `name>=1,<2`"
+
+
+def test_non_base_pin_wins() -> None:
+    assert final(entries("base", "tqdm==4.68.3"), entries("environment", "tqdm==4.68.2")) == ("tqdm==4.68.2",)
+
+
+def test_non_base_range_wins_over_base_pin() -> None:
+    assert final(entries("base", "tqdm==4.68.3"), entries("environment", "tqdm>=4.60")) == ("tqdm>=4.60",)
+
+
+def test_bare_dropped_when_any_entry_is_specified() -> None:
+    assert final(entries("base", "tqdm==4.68.3"), entries("environment", "tqdm")) == ("tqdm==4.68.3",)
+    assert final(entries("base", "tqdm"), entries("environment", "tqdm==1")) == ("tqdm==1",)
+
+
+def test_all_bare_keeps_one() -> None:
+    assert final(entries("base", "Tqdm"), entries("environment", "tqdm")) == ("tqdm",)
+
+
+def test_extras_are_unioned_and_position_is_first_appearance() -> None:
+    result = final(
+        entries("base", "uvicorn[standard]", "httpx"),
+        entries("environment", "numpy", "uvicorn==0.30.0"),
+    )
+    assert result == ("uvicorn[standard]==0.30.0", "httpx", "numpy")
+
+
+def test_last_entry_wins_marker_too() -> None:
+    result = final(
+        entries("base", "foo==1; python_version < '3.12'"),
+        entries("environment", "foo==2"),
+    )
+    assert result == ("foo==2",)
+
+
+def test_names_compare_after_normalisation() -> None:
+    result = final(entries("injected", "pipe-algorithms-lib"), entries("base", "Pipe_Algorithms.Lib==1.0.0"))
+    assert result == ("Pipe_Algorithms.Lib==1.0.0",)
+
+
+def test_provenance_names_winner_and_losers() -> None:
+    resolved = resolve(entries("base", "tqdm==4.68.3", "uvicorn[standard]") + entries("environment", "tqdm==4.68.2", "uvicorn==0.30"))
+    assert [r.provenance().summary() for r in resolved] == [
+        "tqdm==4.68.2 <- environment (environment.yaml:1); replaced `tqdm==4.68.3` (base, base.yaml:1)",
+        "uvicorn[standard]==0.30 <- environment (environment.yaml:2); dropped bare `uvicorn[standard]` (base, base.yaml:2); "
+        "extras from `uvicorn[standard]` (base, base.yaml:2)",
+    ]
+
+
+def test_same_string_twice_is_not_a_replacement() -> None:
+    (resolved,) = resolve(entries("base", "a==1", "a==1"))
+    assert resolved.replaced == ()
+    assert resolved.provenance().summary() == "a==1 <- base (base.yaml:2)"
+
+
+def test_pin_keeps_extras_and_records_source() -> None:
+    (resolved,) = resolve(entries(Tier.INJECTED, "pipe-algorithms-lib"))
+    pinned = pin(resolved, "1.1.0", "latest release on the private index")
+    assert pinned.text == "pipe-algorithms-lib==1.1.0"
+    assert pinned.provenance().summary() == "pipe-algorithms-lib==1.1.0 <- injected (latest release on the private index)"
+
+
+def test_resolution_is_deterministic() -> None:
+    groups = [entries("base", "b", "a==1", "c[x]"), entries("environment", "a==2", "c==3", "d")]
+    assert final(*groups) == final(*groups) == ("b", "a==2", "c[x]==3", "d")
+
+
+@pytest.mark.parametrize("text, what", [
+    ("a==0!1,=0!0.73", "not a valid PEP 508 requirement"),  # packaging 21.3 raises InvalidSpecifier here
+    ("pkg===foo", "`===foo` compares with a string that is not a version, which uv rejects"),
+    ("pkg; python_version === '3.8'", "the marker compares with `===`, which uv does not support in markers"),
+])
+def test_strings_uv_would_reject_are_rejected(text: str, what: str) -> None:
+    with pytest.raises(RequirementSyntaxError) as e:
+        parse_requirement(text)
+    assert e.value.what.startswith(what) or what in e.value.what
+
+
+def test_arbitrary_equality_with_a_version_is_fine() -> None:
+    assert parse_requirement("pkg===1.0").specifier == "===1.0"

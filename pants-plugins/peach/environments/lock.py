@@ -1,0 +1,255 @@
+"""Locking one environment: `uv lock`, checked against what each of the image's platforms installs,
+a committed lockfile's policy, and the dependency-confusion audit.
+
+The steps, each its own cached process:
+
+1. `uv lock` of the project, and, beside it, `uv pip compile --python-platform` for each platform;
+2. where the universal lock disagrees with a platform's resolution (wheels whose metadata differ),
+   the project declares those packages' metadata and is locked again; what still disagrees fails;
+3. a committed lockfile (`pants generate-lockfiles`) is shipped when `uv lock` started from it
+   changes nothing; otherwise `[peach].stale_lockfile` decides;
+4. every private package in the lock must come from the private index.
+"""
+from __future__ import annotations
+
+import logging
+import posixpath
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, MergeDigests, PathGlobs
+from pants.engine.internals.selectors import Get, MultiGet
+from pants.engine.process import FallibleProcessResult, ProcessCacheScope
+from pants.engine.rules import collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from peach.config.errors import PackagingError
+from peach.config.names import matches_any
+from peach.environments.index import PrivateIndexSetup
+from peach.environments.platforms import ImagePlatforms
+from peach.environments.project import EnvironmentProject, EnvironmentRequest
+from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
+from peach.uv.lockfile import Installed, LockChanges, audit, lock_changes, parse_lock
+from peach.uv.platforms import (
+    DependencyMetadata,
+    Platform,
+    check,
+    describe,
+    metadata_fixes,
+    parse_compile,
+    pinned_overrides,
+)
+from peach.uv.tool import UvProcess
+
+logger = logging.getLogger(__name__)
+
+
+def lockfile_path(peach: PeachSubsystem, codops: str, environment: str) -> str:
+    return posixpath.join(peach.lockfile_dir, codops, environment, "uv.lock")
+
+
+def resolve_name(codops: str, environment: str) -> str:
+    return f"peach/{codops}/{environment}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The processes
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UvLockRequest:
+    project: EnvironmentProject
+    metadata: Tuple[DependencyMetadata, ...] = ()
+    existing: Optional[bytes] = None  # a committed uv.lock to start from (uv keeps its versions)
+    fresh: bool = False  # re-resolve on every run (generate-lockfiles), never from a cache
+
+
+@dataclass(frozen=True)
+class UvLockResult:
+    lock: str  # sandbox-independent (see `peach.uv.runner`)
+
+
+@rule(desc="Run uv lock for a peach environment", level=LogLevel.DEBUG)
+async def run_uv_lock(request: UvLockRequest, setup: PrivateIndexSetup) -> UvLockResult:
+    project = request.project
+    files = [FileContent(f"{project.dir}/pyproject.toml", project.pyproject(request.metadata))]
+    if request.existing is not None:
+        files.append(FileContent(f"{project.dir}/uv.lock", request.existing))
+    created = await Get(Digest, CreateDigest(files))
+    digest = await Get(Digest, MergeDigests([created, project.index_files]))
+    what = "generate-lockfiles" if request.fresh else ("check" if request.existing is not None else "")
+    result = await Get(FallibleProcessResult, UvProcess(
+        argv=("lock", "--directory", project.dir),
+        input_digest=digest,
+        output_files=(f"{project.dir}/uv.lock",),
+        lock=f"{project.dir}/uv.lock",
+        description=f"uv lock {project.name}" + (f" ({what})" if what else ""),
+        cache_scope=ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL,
+    ))
+    if result.exit_code != 0:
+        raise PackagingError(lock_failure(project.name, setup, result.stderr.decode(errors="replace")))
+    contents = await Get(DigestContents, Digest, result.output_digest)
+    return UvLockResult(contents[0].content.decode())
+
+
+@dataclass(frozen=True)
+class PlatformResolutionRequest:
+    project: EnvironmentProject
+    platform: Platform
+    fresh: bool = False
+    # `name @ <file>` for private packages that only arrive transitively (see `pinned_overrides`).
+    overrides: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlatformResolution:
+    platform: Platform
+    packages: FrozenDict[str, Installed]
+
+
+@rule(desc="Resolve a peach environment for one platform", level=LogLevel.DEBUG)
+async def resolve_for_platform(
+    request: PlatformResolutionRequest, setup: PrivateIndexSetup, image: ImagePlatforms
+) -> PlatformResolution:
+    project = request.project
+    files = [FileContent(f"{project.dir}/pyproject.toml", project.pyproject())]
+    overrides: Tuple[str, ...] = ()
+    if request.overrides:
+        files.append(FileContent(f"{project.dir}/{_OVERRIDES}", "".join(f"{o}\n" for o in request.overrides).encode()))
+        overrides = ("--overrides", _OVERRIDES)
+    created = await Get(Digest, CreateDigest(files))
+    digest = await Get(Digest, MergeDigests([created, project.index_files]))
+    result = await Get(FallibleProcessResult, UvProcess(
+        argv=("pip", "compile", "--directory", project.dir, "pyproject.toml", "--python-version",
+              image.python_version, "--python-platform", request.platform.name, "--annotation-style", "line",
+              "--no-header", *overrides),
+        input_digest=digest,
+        relocated_inputs=(f"{project.dir}/{_OVERRIDES}",) if overrides else (),
+        description=f"uv pip compile {project.name} for {request.platform.name}",
+        cache_scope=ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL,
+    ))
+    if result.exit_code != 0:
+        raise PackagingError(lock_failure(project.name, setup, result.stderr.decode(errors="replace"),
+                                          f" for the platform {request.platform.name}"))
+    try:
+        packages = parse_compile(result.stdout.decode())
+    except ValueError as e:
+        raise PackagingError(f"environment `{project.name}`, platform {request.platform.name}: {e}. "
+                             "Report it with the environment's pyproject.toml.") from None
+    return PlatformResolution(request.platform, FrozenDict(packages))
+
+
+_OVERRIDES = ".peach-overrides.txt"
+
+
+def lock_failure(name: str, setup: PrivateIndexSetup, stderr: str, what: str = "") -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    detail = "\n".join(lines[-25:])
+    return f"uv could not lock environment `{name}`{what} (private index: {setup.shown}):\n\n{detail}"
+
+
+# ---------------------------------------------------------------------------------------------
+# One environment, locked
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockedEnvironment:
+    project: EnvironmentProject
+    pyproject: bytes
+    lock: str  # sandbox-independent; `relocate` it to the build root before writing it out
+    metadata: Tuple[DependencyMetadata, ...]
+    committed: Optional[str]  # the committed lockfile's path, when there is one
+
+
+@dataclass(frozen=True)
+class LockEnvironmentRequest:
+    request: EnvironmentRequest
+    fresh: bool = False  # generate-lockfiles: resolve anew, ignore a committed lockfile
+
+
+@rule(desc="Lock a peach environment", level=LogLevel.DEBUG)
+async def lock_environment(
+    lock_request: LockEnvironmentRequest, setup: PrivateIndexSetup, peach: PeachSubsystem, image: ImagePlatforms
+) -> LockedEnvironment:
+    request, fresh = lock_request.request, lock_request.fresh
+    committed_path = lockfile_path(peach, request.codops, request.environment)
+    project, committed = await MultiGet(
+        Get(EnvironmentProject, EnvironmentRequest, request),
+        Get(DigestContents, PathGlobs([committed_path])),
+    )
+    transitive = project.spec.transitive_private
+    if not transitive:
+        first, *resolutions = await MultiGet(
+            Get(UvLockResult, UvLockRequest(project, fresh=fresh)),
+            *(Get(PlatformResolution, PlatformResolutionRequest(project, p, fresh)) for p in image.platforms),
+        )
+        lock = parse_lock(first.lock)
+    else:
+        # A platform resolution pins transitive private packages only with the files the lock took.
+        first = await Get(UvLockResult, UvLockRequest(project, fresh=fresh))
+        lock = parse_lock(first.lock)
+        directory = setup.location if setup.is_directory else ""
+        resolutions = await MultiGet(
+            Get(PlatformResolution, PlatformResolutionRequest(
+                project, p, fresh, pinned_overrides(lock, transitive, p, directory)))
+            for p in image.platforms
+        )
+    by_platform = {r.platform: dict(r.packages) for r in resolutions}
+    metadata: Tuple[DependencyMetadata, ...] = ()
+    if check(lock, by_platform, image.python_version):
+        metadata = metadata_fixes(lock, by_platform, image.python_version)
+    final = first.lock if not metadata else None
+    if committed and not fresh:
+        existing = committed[0].content
+        started = await Get(UvLockResult, UvLockRequest(project, metadata, existing=existing))
+        if started.lock.encode() == existing:
+            final = started.lock
+        else:
+            final = stale_policy(peach, project, committed_path, existing.decode(), started.lock, final)
+    if final is None:
+        final = (await Get(UvLockResult, UvLockRequest(project, metadata, fresh=fresh))).lock
+    parsed = parse_lock(final)
+    still = check(parsed, by_platform, image.python_version)
+    if still:
+        raise PackagingError(
+            f"environment `{project.name}`: the lock does not match what the image's platforms install, even "
+            f"with the metadata of the packages whose wheels disagree declared: {describe(still)}. The lockfile "
+            "was not written. Pin the packages concerned to versions whose wheels agree, or report it with the "
+            "environment's pyproject.toml."
+        )
+    problem = audit(parsed, lambda name: matches_any(name, peach.private_packages), project.index_in_lock)
+    if problem:
+        raise PackagingError(f"environment `{project.name}`: DEPENDENCY CONFUSION: {problem}. "
+                             "The lockfile was not written.")
+    return LockedEnvironment(project, project.pyproject(metadata), final, metadata,
+                             committed_path if committed else None)
+
+
+def stale_policy(
+    peach: PeachSubsystem, project: EnvironmentProject, path: str, committed: str, relocked: str, fresh: Optional[str]
+) -> Optional[str]:
+    """What a stale committed lockfile turns into: an error, or (warn/ignore) a fresh lock."""
+    diff = stale_changes(committed, relocked)
+    message = (
+        f"The committed lockfile {path} of environment `{project.name}` is stale: it no longer matches the "
+        f"environment's requirements. Locked from it, the environment gets {diff.summary()}:\n\n"
+        + "\n".join(f"    {line}" for line in diff.lines())
+        + f"\n\nRegenerate it with:\n\n    pants generate-lockfiles --resolve={resolve_name(project.request.codops, project.request.environment)}\n"
+    )
+    if peach.stale_lockfile == StaleLockfileBehavior.error:
+        raise PackagingError(message + "\n(or set `[peach].stale_lockfile` to `warn` to re-lock when packaging)")
+    if peach.stale_lockfile == StaleLockfileBehavior.warn:
+        logger.warning(message + "Packaging a freshly resolved lockfile instead.")
+    return fresh
+
+
+def stale_changes(committed: str, relocked: str) -> LockChanges:
+    # uv read the committed file before this (it locked from it), so it is a valid uv.lock.
+    return lock_changes(parse_lock(committed), parse_lock(relocked))
+
+
+def rules():
+    return collect_rules()

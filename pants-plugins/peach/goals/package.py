@@ -1,0 +1,149 @@
+"""`pants package`: one locked uv project per environment, `environments.json` per codops.
+
+- a `py_environment` writes `dist/peach/<codops>/<env>/{pyproject.toml,uv.lock}`;
+- a `peach_codops` writes its environments and `dist/peach/<codops>/environments.json`, after
+  clearing `dist/peach/<codops>/`, so an environment the configs no longer declare disappears;
+- `peach_all` writes every codops after clearing `dist/peach/`, so a deleted codops disappears too.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
+
+from pants.base.build_root import BuildRoot
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, EnvironmentAwarePackageRequest, PackageFieldSet
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.internals.selectors import Get, MultiGet
+from pants.engine.rules import collect_rules, rule
+from pants.engine.target import AllTargets, DependenciesRequest, Target, Targets
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
+from peach.environments.project import PROJECTS_DIR, EnvironmentRequest, project_dir
+from peach.target_types import (
+    CodopsField,
+    ComponentsField,
+    ConfigFilesField,
+    EndpointNameField,
+    EnvironmentNameField,
+    FullNotebookField,
+    MethodField,
+    NotebookField,
+    PeachAllDependenciesField,
+    PeachCodopsDependenciesField,
+    RequirementsField,
+    TaskNameField,
+    UrlField,
+)
+from peach.uv.lockfile import relocate
+
+
+@dataclass(frozen=True)
+class PyEnvironmentFieldSet(PackageFieldSet):
+    required_fields = (CodopsField, EnvironmentNameField, RequirementsField)
+
+    codops: CodopsField
+    environment: EnvironmentNameField
+    requirements: RequirementsField
+    config_files: ConfigFilesField
+
+    @property
+    def request(self) -> EnvironmentRequest:
+        return EnvironmentRequest(self.codops.value, self.environment.value, tuple(self.requirements.value or ()),
+                                  tuple(self.config_files.value or ()))
+
+
+@dataclass(frozen=True)
+class PeachCodopsFieldSet(PackageFieldSet):
+    required_fields = (CodopsField, PeachCodopsDependenciesField)
+
+    codops: CodopsField
+    dependencies: PeachCodopsDependenciesField
+
+
+@dataclass(frozen=True)
+class PeachAllFieldSet(PackageFieldSet):
+    required_fields = (PeachAllDependenciesField,)
+
+    dependencies: PeachAllDependenciesField
+
+
+@rule(desc="Package a peach environment as a uv project", level=LogLevel.DEBUG)
+async def package_py_environment(fs: PyEnvironmentFieldSet, buildroot: BuildRoot) -> BuiltPackage:
+    locked = await Get(LockedEnvironment, LockEnvironmentRequest(fs.request))
+    out = project_dir(fs.codops.value, fs.environment.value)
+    digest = await Get(Digest, CreateDigest([
+        FileContent(f"{out}/pyproject.toml", locked.pyproject),
+        # A directory index is named by its absolute path in uv.lock: here, this checkout's.
+        FileContent(f"{out}/uv.lock", relocate(locked.lock, buildroot.path).encode()),
+    ]))
+    return BuiltPackage(digest, (BuiltPackageArtifact(f"{out}/pyproject.toml"), BuiltPackageArtifact(f"{out}/uv.lock")))
+
+
+def environments_json(codops: str, environments: Sequence[LockedEnvironment], targets: Sequence[Target]) -> str:
+    """`environments.json` of one codops: every environment, endpoint component and task."""
+    endpoints: List[Dict[str, object]] = []
+    tasks: List[Dict[str, object]] = []
+    for t in targets:
+        if t.has_field(UrlField):
+            env = t[EnvironmentNameField].value
+            for c in t[ComponentsField].value:
+                endpoints.append({"endpoint": t[EndpointNameField].value, "component": c.name, "url": t[UrlField].value,
+                                  "notebook": c.notebook, "method": c.method, "full_notebook": c.full_notebook,
+                                  "environment": env, "project_dir": project_dir(codops, env)})
+        elif t.has_field(TaskNameField):
+            env = t[EnvironmentNameField].value
+            tasks.append({"task": t[TaskNameField].value, "notebook": t[NotebookField].value,
+                          "method": t[MethodField].value, "full_notebook": t[FullNotebookField].value,
+                          "environment": env, "project_dir": project_dir(codops, env)})
+    doc = {
+        "codops": codops,
+        "environments": {
+            e.project.request.environment: {
+                "project_dir": project_dir(codops, e.project.request.environment),
+                "requirements": list(e.project.requirements),
+            }
+            for e in sorted(environments, key=lambda e: e.project.request.environment)
+        },
+        "endpoints": sorted(endpoints, key=lambda e: (str(e["endpoint"]), str(e["component"]))),
+        "tasks": sorted(tasks, key=lambda t: str(t["task"])),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+@rule(desc="Package a peach codops", level=LogLevel.DEBUG)
+async def package_codops(fs: PeachCodopsFieldSet) -> BuiltPackage:
+    codops = fs.codops.value
+    targets = await Get(Targets, DependenciesRequest(fs.dependencies))
+    env_field_sets = [PyEnvironmentFieldSet.create(t) for t in targets if PyEnvironmentFieldSet.is_applicable(t)]
+    built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in env_field_sets)
+    locked = await MultiGet(Get(LockedEnvironment, LockEnvironmentRequest(f.request)) for f in env_field_sets)
+    summary = f"{PROJECTS_DIR}/{codops}/environments.json"
+    content = environments_json(codops, locked, targets)
+    summary_digest = await Get(Digest, CreateDigest([FileContent(summary, content.encode())]))
+    digest = await Get(Digest, MergeDigests([summary_digest, *(b.digest for b in built)]))
+    names = ", ".join(sorted(f.environment.value for f in env_field_sets))
+    # One artifact, the codops' directory: Pants clears it before writing the build into it.
+    return BuiltPackage(digest, (BuiltPackageArtifact(
+        f"{PROJECTS_DIR}/{codops}", extra_log_lines=(f"    environments.json and the projects {names}",)),))
+
+
+@rule(desc="Package every peach codops", level=LogLevel.DEBUG)
+async def package_all(fs: PeachAllFieldSet, all_targets: AllTargets) -> BuiltPackage:
+    codops = [PeachCodopsFieldSet.create(t) for t in all_targets if PeachCodopsFieldSet.is_applicable(t)]
+    built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in codops)
+    digest = await Get(Digest, MergeDigests(b.digest for b in built))
+    names = ", ".join(sorted({f.codops.value for f in codops}))
+    # One artifact, `peach/`: Pants clears it before writing, so nothing of an older build remains.
+    return BuiltPackage(digest, (BuiltPackageArtifact(PROJECTS_DIR, extra_log_lines=(f"    codops {names}",)),))
+
+
+def rules():
+    return [
+        *collect_rules(),
+        UnionRule(PackageFieldSet, PyEnvironmentFieldSet),
+        UnionRule(PackageFieldSet, PeachCodopsFieldSet),
+        UnionRule(PackageFieldSet, PeachAllFieldSet),
+    ]

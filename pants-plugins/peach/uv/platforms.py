@@ -1,0 +1,270 @@
+"""The image's platforms, and making a universal `uv.lock` agree with what each platform installs.
+
+uv's universal lock reads one wheel's metadata per package version and assumes every wheel of that
+version says the same. Some do not: torch 2.0.0's `manylinux1_x86_64` wheel requires eleven
+`nvidia-*` packages and `triton`, its `manylinux2014_aarch64` wheel none, and uv reads the latter.
+A platform-specific resolution (`uv pip compile --python-platform`) reads the wheel of that
+platform and gets it right. So peach resolves each environment for each platform too, compares,
+and where a package's dependencies differ, declares that package's metadata for uv
+(`[[tool.uv.dependency-metadata]]`: what each platform's resolution saw, under that platform's
+marker) and locks again. What still differs fails the build.
+
+No Pants imports.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from packaging.markers import Marker
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from peach.config.names import canonical_name
+from peach.uv.lockfile import Installed, Lock, closure
+from peach.uv.runner import FILE_URL_TOKEN
+
+VALID_PLATFORMS = (
+    "`x86_64-manylinux_2_28` (or another `manylinux_X_Y`), `aarch64-manylinux_2_28`, "
+    "`x86_64-unknown-linux-gnu`, `linux`, `aarch64-apple-darwin`, `x86_64-apple-darwin`, `macos`, "
+    "`x86_64-pc-windows-msvc`, `windows`: uv's `--python-platform` values"
+)
+
+_LINUX = re.compile(r"^(x86_64|aarch64)-(manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux\d+|unknown-linux-gnu|unknown-linux-musl)$")
+_DARWIN = re.compile(r"^(x86_64|aarch64)-apple-darwin$")
+_WINDOWS = re.compile(r"^(x86_64|aarch64)-pc-windows-msvc$")
+_ALIASES = {"linux": "x86_64-unknown-linux-gnu", "macos": "aarch64-apple-darwin", "windows": "x86_64-pc-windows-msvc"}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One of the image's platforms: uv's name for it and its PEP 508 environment."""
+
+    name: str  # as given, passed to `uv pip compile --python-platform`
+    sys_platform: str
+    platform_system: str
+    platform_machine: str
+    os_name: str
+
+    @property
+    def marker(self) -> str:
+        return f"sys_platform == '{self.sys_platform}' and platform_machine == '{self.platform_machine}'"
+
+    def environment(self, python_version: str) -> Dict[str, str]:
+        return {
+            "implementation_name": "cpython",
+            "implementation_version": f"{python_version}.0",
+            "os_name": self.os_name,
+            "platform_machine": self.platform_machine,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": self.platform_system,
+            "platform_version": "",
+            "python_full_version": f"{python_version}.0",
+            "python_version": python_version,
+            "sys_platform": self.sys_platform,
+            "extra": "",
+        }
+
+
+def parse_platform(name: str) -> Optional[Platform]:
+    """The platform uv calls `name`, or None when peach does not know it."""
+    full = _ALIASES.get(name, name)
+    for pattern, system in ((_LINUX, "linux"), (_DARWIN, "darwin"), (_WINDOWS, "win32")):
+        match = pattern.match(full)
+        if not match:
+            continue
+        arch = match.group(1)
+        if system == "linux":
+            return Platform(name, "linux", "Linux", arch, "posix")
+        if system == "darwin":
+            return Platform(name, "darwin", "Darwin", "arm64" if arch == "aarch64" else "x86_64", "posix")
+        return Platform(name, "win32", "Windows", "ARM64" if arch == "aarch64" else "AMD64", "nt")
+    return None
+
+
+def wheel_fits(filename: str, platform: Platform) -> bool:
+    """Whether a wheel's platform tags allow `platform` (any architecture-independent wheel does)."""
+    try:
+        tags = parse_wheel_filename(filename.rsplit("/", 1)[-1])[3]
+    except InvalidWheelFilename:
+        return False
+    for tag in tags:
+        tag_platform = tag.platform
+        if tag_platform == "any":
+            return True
+        machine = platform.platform_machine.lower()
+        machine = {"arm64": "arm64", "amd64": "amd64"}.get(machine, machine)
+        if platform.sys_platform == "linux" and tag_platform.startswith(("manylinux", "musllinux", "linux")):
+            if tag_platform.endswith(platform.platform_machine):
+                return True
+        if platform.sys_platform == "darwin" and tag_platform.startswith("macosx"):
+            if tag_platform.endswith((machine, "universal2")):
+                return True
+        if platform.sys_platform == "win32" and tag_platform == f"win_{machine}":
+            return True
+    return False
+
+
+def pinned_overrides(lock: Lock, names: Sequence[str], platform: Platform, directory_index: str = "") -> Tuple[str, ...]:
+    """`name @ <file>` for each of `names` that the lock holds: the file the lock has for it.
+
+    A platform-specific resolution (`uv pip compile`) applies neither `override-dependencies` nor
+    the sources pins to packages that only arrive transitively; these overrides make it take the
+    same private file as the lock. `directory_index` (relative to the build root) is where a
+    directory index's wheels, recorded as paths, lie.
+    """
+    overrides = []
+    for name in sorted(names):
+        package = lock.get(name)
+        if package is None or not package.wheels:
+            continue
+        wheel = next((w for w in package.wheels if wheel_fits(w, platform)), package.wheels[0])
+        if not wheel.startswith(("http://", "https://", "file://")):
+            wheel = f"{FILE_URL_TOKEN}/{directory_index.strip('/')}/{wheel}"
+        overrides.append(f"{package.name} @ {wheel}")
+    return tuple(overrides)
+
+
+def evaluator(platform: Platform, python_version: str):
+    env = platform.environment(python_version)
+    cache: Dict[str, bool] = {}
+
+    def evaluate(marker: str) -> bool:
+        if marker not in cache:
+            with warnings.catch_warnings():
+                # packaging 21.3 (the version Pants ships) uses pyparsing APIs newer pyparsing deprecates.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                cache[marker] = Marker(marker).evaluate(env)
+        return cache[marker]
+
+    return evaluate
+
+
+# ---------------------------------------------------------------------------------------------
+# `uv pip compile` output
+# ---------------------------------------------------------------------------------------------
+
+_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:==(\S+)| @ (\S+))\s*(?:#\s*via\s+(.*))?$")
+
+
+def parse_compile(text: str) -> Dict[str, Installed]:
+    """`uv pip compile --annotation-style line` output: each package's version and children.
+
+    A package's children are the packages whose `via` names it.
+    """
+    versions: Dict[str, str] = {}
+    parents: Dict[str, List[str]] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _LINE.match(line.strip())
+        if not match:
+            raise ValueError(f"unexpected line in uv's resolution: {line.strip()!r}")
+        name = canonical_name(match.group(1))
+        versions[name] = match.group(2) or _version_of_url(match.group(3))
+        vias = [v.strip() for v in (match.group(4) or "").split(",")]
+        parents[name] = [canonical_name(v) for v in vias if v and re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", v)]
+    children: Dict[str, set] = {name: set() for name in versions}
+    for child, of in parents.items():
+        for parent in of:
+            if parent in children:
+                children[parent].add(child)
+    return {name: Installed(versions[name], tuple(sorted(children[name]))) for name in sorted(versions)}
+
+
+def _version_of_url(url: str) -> str:
+    """The version of a package pinned to a file (`name @ <url>`), from the wheel's name."""
+    try:
+        return str(parse_wheel_filename(url.rsplit("/", 1)[-1])[1])
+    except InvalidWheelFilename:
+        return url
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing, and the fix
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DependencyMetadata:
+    """A `[[tool.uv.dependency-metadata]]` entry: the requirements uv assumes for one version."""
+
+    name: str
+    version: str
+    requires_dist: Tuple[str, ...]
+    provides_extras: Tuple[str, ...] = ()
+
+
+def differences(locked: Mapping[str, Installed], resolved: Mapping[str, Installed]) -> List[str]:
+    """How the lock's view of one platform differs from that platform's own resolution."""
+    rows = []
+    for name in sorted(set(resolved) - set(locked)):
+        rows.append(f"missing {name}=={resolved[name].version}")
+    for name in sorted(set(locked) - set(resolved)):
+        rows.append(f"extra {name}=={locked[name].version}")
+    for name in sorted(set(locked) & set(resolved)):
+        if locked[name].version != resolved[name].version:
+            rows.append(f"{name} {locked[name].version} instead of {resolved[name].version}")
+    return rows
+
+
+def check(
+    lock: Lock, resolutions: Mapping[Platform, Mapping[str, Installed]], python_version: str
+) -> Dict[str, List[str]]:
+    """Per platform name, the differences between the lock and that platform's resolution."""
+    result = {}
+    for platform, resolved in resolutions.items():
+        rows = differences(closure(lock, evaluator(platform, python_version)), resolved)
+        if rows:
+            result[platform.name] = rows
+    return result
+
+
+def metadata_fixes(
+    lock: Lock, resolutions: Mapping[Platform, Mapping[str, Installed]], python_version: str
+) -> Tuple[DependencyMetadata, ...]:
+    """Metadata for every package whose dependencies, on some platform, differ from the lock's.
+
+    Each entry lists, for every platform, what that platform's resolution says the package pulls
+    in, pinned to the resolved versions and under that platform's marker.
+    """
+    views = {p: closure(lock, evaluator(p, python_version)) for p in resolutions}
+    wrong = set()
+    for platform, resolved in resolutions.items():
+        locked = views[platform]
+        for name, installed in resolved.items():
+            if name not in locked:
+                # Fix the packages of the lock that should pull it in; packages that only other
+                # missing ones pull in follow once those are fixed.
+                wrong.update(parent for parent in _parents_of(name, resolved) if parent in locked)
+            elif locked[name].children != installed.children:
+                wrong.add(name)
+    fixes = []
+    for name in sorted(wrong):
+        requires, version = [], None
+        for platform, resolved in resolutions.items():
+            if name not in resolved:
+                continue
+            version = version or resolved[name].version
+            requires.extend(f"{child}=={resolved[child].version} ; {platform.marker}"
+                            for child in resolved[name].children)
+        if version is None:
+            continue
+        locked = lock.get(name)
+        extras = tuple(extra for extra, _ in locked.optional) if locked else ()
+        fixes.append(DependencyMetadata(name, version, tuple(requires), extras))
+    return tuple(fixes)
+
+
+def _parents_of(name: str, resolved: Mapping[str, Installed]) -> set:
+    return {parent for parent, installed in resolved.items() if name in installed.children}
+
+
+def describe(found: Mapping[str, Sequence[str]], limit: int = 12) -> str:
+    lines = []
+    for platform, rows in sorted(found.items()):
+        shown = ", ".join(rows[:limit]) + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+        lines.append(f"{platform}: {shown}")
+    return "; ".join(lines)

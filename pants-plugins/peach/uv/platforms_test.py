@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import pytest
+
+from peach.uv.lockfile import parse_lock
+from peach.uv.lockfile_test import ROOTED
+from peach.uv.platforms import check, metadata_fixes, parse_compile, parse_platform, pinned_overrides
+
+LINUX = parse_platform("x86_64-manylinux_2_28")
+ARM = parse_platform("aarch64-manylinux_2_28")
+
+# What `uv pip compile --python-platform x86_64-manylinux_2_28 --annotation-style line` printed
+# for the project of ROOTED, with torch's x86_64 wheel requiring an nvidia package.
+COMPILED = """\
+fastapi==0.1.0            # via ray
+filelock==3.0.0           # via ray, torch, triton
+nvidia-cublas-cu11==11.10.3.66  # via torch
+ray==2.60.0               # via peach-zzebu-ml (pyproject.toml)
+torch==2.0.0              # via triton, peach-zzebu-ml (pyproject.toml)
+triton==2.0.0             # via torch
+uvloop==0.2.0             # via ray
+"""
+
+
+@pytest.mark.parametrize("name, system, machine", [
+    ("x86_64-manylinux_2_28", "linux", "x86_64"),
+    ("aarch64-manylinux_2_17", "linux", "aarch64"),
+    ("linux", "linux", "x86_64"),
+    ("x86_64-unknown-linux-gnu", "linux", "x86_64"),
+    ("macos", "darwin", "arm64"),
+    ("x86_64-apple-darwin", "darwin", "x86_64"),
+    ("windows", "win32", "AMD64"),
+])
+def test_platforms(name: str, system: str, machine: str) -> None:
+    platform = parse_platform(name)
+    assert platform is not None and (platform.sys_platform, platform.platform_machine) == (system, machine)
+    assert platform.marker == f"sys_platform == '{system}' and platform_machine == '{machine}'"
+
+
+def test_unknown_platform() -> None:
+    assert parse_platform("sys_platform == 'linux'") is None
+    assert parse_platform("riscv64-manylinux_2_28") is None
+
+
+def test_parse_compile_turns_via_into_children() -> None:
+    found = parse_compile(COMPILED)
+    assert found["torch"].version == "2.0.0"
+    assert found["torch"].children == ("filelock", "nvidia-cublas-cu11", "triton")
+    assert found["triton"].children == ("filelock", "torch")
+    assert found["nvidia-cublas-cu11"].children == ()
+
+
+def test_parse_compile_reads_packages_pinned_to_a_file() -> None:
+    found = parse_compile(
+        "numpy-lite==2.0.0         # via pipe-algorithms-lib\n"
+        "pipe-algorithms-lib @ file:///x/private/pipe_algorithms_lib-1.1.0-py3-none-any.whl  # via pipe-consumer, "
+        "--override ov.txt, --override (workspace)\n"
+        "pipe-consumer==1.0.0      # via peach-acme-consumer (pyproject.toml)\n")
+    assert found["pipe-algorithms-lib"].version == "1.1.0"
+    assert found["pipe-algorithms-lib"].children == ("numpy-lite",)
+    assert found["pipe-consumer"].children == ("pipe-algorithms-lib",)
+
+
+def test_a_lock_that_matches_needs_no_fix() -> None:
+    lock = parse_lock(ROOTED)
+    resolved = parse_compile(COMPILED.replace("nvidia-cublas-cu11==11.10.3.66  # via torch\n", ""))
+    assert check(lock, {LINUX: resolved}, "3.11") == {}
+    assert metadata_fixes(lock, {LINUX: resolved}, "3.11") == ()
+
+
+def test_missing_packages_are_fixed_through_the_package_that_pulls_them_in() -> None:
+    lock = parse_lock(ROOTED)
+    resolved = parse_compile(COMPILED)
+    assert check(lock, {LINUX: resolved}, "3.11") == {LINUX.name: ["missing nvidia-cublas-cu11==11.10.3.66"]}
+    (fix,) = metadata_fixes(lock, {LINUX: resolved}, "3.11")
+    assert (fix.name, fix.version) == ("torch", "2.0.0")
+    marker = "sys_platform == 'linux' and platform_machine == 'x86_64'"
+    assert fix.requires_dist == (f"filelock==3.0.0 ; {marker}", f"nvidia-cublas-cu11==11.10.3.66 ; {marker}",
+                                 f"triton==2.0.0 ; {marker}")
+
+
+def test_each_platform_gets_its_own_requirements() -> None:
+    lock = parse_lock(ROOTED)
+    arm = parse_compile("filelock==3.0.0  # via ray, torch\nray==2.60.0  # via p (pyproject.toml)\n"
+                        "torch==2.0.0  # via p (pyproject.toml)\nfastapi==0.1.0  # via ray\nuvloop==0.2.0  # via ray\n")
+    (fix,) = metadata_fixes(lock, {LINUX: parse_compile(COMPILED), ARM: arm}, "3.11")
+    assert f"filelock==3.0.0 ; {ARM.marker}" in fix.requires_dist
+    assert not any("nvidia" in r and ARM.marker in r for r in fix.requires_dist)
+
+
+def test_transitive_private_packages_are_pinned_to_the_locked_file() -> None:
+    lock = parse_lock(ROOTED + """
+[[package]]
+name = "pipe-algorithms-lib"
+version = "1.1.0"
+source = { registry = "http://127.0.0.1:8081/simple" }
+wheels = [
+    { url = "http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-cp311-cp311-manylinux_2_17_aarch64.whl" },
+    { url = "http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-cp311-cp311-manylinux_2_17_x86_64.whl" },
+]
+
+[[package]]
+name = "pipe-core"
+version = "2.0.0"
+source = { registry = "../../../../idx" }
+wheels = [{ path = "pipe_core-2.0.0-py3-none-any.whl" }]
+""")
+    assert pinned_overrides(lock, ["pipe-algorithms-lib", "pipe-core", "pipe-absent"], LINUX, "idx") == (
+        "pipe-algorithms-lib @ http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "pipe-core @ file:///$PEACH_BUILD_ROOT/idx/pipe_core-2.0.0-py3-none-any.whl",
+    )
+    assert pinned_overrides(lock, ["pipe-algorithms-lib"], ARM, "")[0].endswith("manylinux_2_17_aarch64.whl")

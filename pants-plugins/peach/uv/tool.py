@@ -1,0 +1,156 @@
+"""uv as a Pants tool: the `[uv]` subsystem, and one request type, `UvProcess`, that one rule turns
+into a sandboxed `Process` (the shape of Helm's `HelmProcess`).
+
+uv is installed from its own locked resolve (never taken from `PATH`) into a venv pex whose entry
+point is `peach.uv.runner`, which makes uv's output independent of the sandbox's path. Every uv
+process gets:
+
+- a private `HOME` and XDG config directories and an empty system `uv.toml`, so no user or machine
+  uv configuration changes the result (the caller's `UV_*` variables are not passed either);
+- one uv cache shared by every process (the `peach_uv` named cache);
+- the image's interpreter (`[peach].python_version`), found by Pants' interpreter discovery;
+- of the caller's environment, only the TLS and proxy settings;
+- the private index's credentials as a netrc file in the `peach_credentials` named cache, so that
+  neither its argv, its environment nor its input digest (its cache key) carries a secret.
+"""
+from __future__ import annotations
+
+import pkgutil
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from pants.backend.python.subsystems.python_tool_base import PythonToolBase
+from pants.backend.python.target_types import ConsoleScript, EntryPoint
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
+from pants.backend.python.util_rules.pex_environment import PythonExecutable
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.internals.selectors import Get, MultiGet
+from pants.engine.process import Process, ProcessCacheScope
+from pants.engine.rules import collect_rules, rule
+from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
+
+from peach.subsystem import PeachSubsystem
+from peach.uv.credentials import UvCredentials
+
+UV_VERSION = "0.13.9"
+
+_RUNNER_MODULE = "peach_uv_runner"
+# The caller's settings a uv process may see: TLS trust and proxies. Nothing else.
+PASSED_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
+              "https_proxy", "http_proxy", "no_proxy")
+
+
+class UvTool(PythonToolBase):
+    options_scope = "uv"
+    name = "uv"
+    help = softwrap(
+        """
+        The uv package manager, which locks each peach environment. Installed from PyPI through
+        Pants (`install_from_resolve` names a resolve that pins `uv`), never taken from `PATH`.
+        """
+    )
+    default_version = f"uv=={UV_VERSION}"
+    default_requirements = [f"uv=={UV_VERSION}"]
+    default_main = ConsoleScript("uv")
+    register_interpreter_constraints = True
+    default_interpreter_constraints = ["CPython>=3.9,<4"]
+    default_lockfile_resource = ("peach.uv", "uv.lock")
+
+    @property
+    def version_number(self) -> str:
+        """The uv version the projects require (`[tool.uv].required-version`)."""
+        return UV_VERSION
+
+
+@dataclass(frozen=True)
+class UvProcess:
+    """One sandboxed run of uv: `uv <argv>` with `input_digest` at the sandbox root.
+
+    `lock` names the `uv.lock` (relative to the sandbox) whose directory-index paths are made
+    sandbox-independent before and after uv runs (see `peach.uv.runner`).
+    """
+
+    argv: Tuple[str, ...]
+    input_digest: Digest
+    description: str
+    output_files: Tuple[str, ...] = ()
+    lock: Optional[str] = None
+    relocated_inputs: Tuple[str, ...] = ()  # more files whose `$PEACH_BUILD_ROOT` becomes the sandbox
+    cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
+    level: LogLevel = LogLevel.INFO
+    timeout_seconds: Optional[int] = None
+    http_timeout: Optional[int] = None  # seconds uv waits for an index (UV_HTTP_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class UvInterpreter:
+    """The image's interpreter, which uv locks and compiles with."""
+
+    path: str
+
+
+@rule(desc="Find the image's Python interpreter for uv", level=LogLevel.DEBUG)
+async def uv_interpreter(peach: PeachSubsystem) -> UvInterpreter:
+    python = await Get(PythonExecutable, InterpreterConstraints([f"CPython=={peach.python_version}.*"]))
+    return UvInterpreter(python.path)
+
+
+_ISOLATION_DIRS = (".peach/home", ".peach/config", ".peach/uv-credentials")
+
+
+@rule(desc="Set up a uv process", level=LogLevel.DEBUG)
+async def uv_process(request: UvProcess, uv: UvTool, credentials: UvCredentials) -> Process:
+    runner = await Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())]))
+    uv_pex, python, isolation, caller = await MultiGet(
+        Get(VenvPex, PexRequest, uv.to_pex_request(main=EntryPoint(_RUNNER_MODULE), sources=runner)),
+        Get(UvInterpreter),
+        Get(Digest, CreateDigest([
+            # An empty system uv.toml, so /etc/uv/uv.toml cannot weaken the index policy.
+            FileContent(".peach/sysconfig/uv/uv.toml", b""),
+            *(FileContent(f"{d}/.keep", b"") for d in _ISOLATION_DIRS),
+        ])),
+        Get(EnvironmentVars, EnvironmentVarsRequest(PASSED_ENV)),
+    )
+    input_digest = await Get(Digest, MergeDigests([request.input_digest, isolation]))
+    env = {
+        "HOME": "{chroot}/.peach/home",
+        "XDG_CONFIG_HOME": "{chroot}/.peach/config",
+        "XDG_CONFIG_DIRS": "{chroot}/.peach/sysconfig",
+        "UV_CACHE_DIR": "{chroot}/.cache/uv",
+        "UV_CREDENTIALS_DIR": "{chroot}/.peach/uv-credentials",
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+        **{name: value for name, value in caller.items() if value},
+        **credentials.env,
+    }
+    if request.lock:
+        env["PEACH_UV_LOCK"] = request.lock
+    if request.relocated_inputs:
+        env["PEACH_UV_INPUTS"] = ":".join(request.relocated_inputs)
+    if request.http_timeout:
+        env["UV_HTTP_TIMEOUT"] = str(request.http_timeout)
+    return await Get(Process, VenvPexProcess(
+        uv_pex,
+        argv=(*request.argv, "--python", python.path),
+        input_digest=input_digest,
+        output_files=request.output_files,
+        extra_env=env,
+        append_only_caches={"peach_uv": ".cache/uv", **credentials.append_only_caches},
+        description=request.description,
+        level=request.level,
+        cache_scope=request.cache_scope,
+        timeout_seconds=request.timeout_seconds,
+    ))
+
+
+def _runner_source() -> bytes:
+    data = pkgutil.get_data("peach.uv", "runner.py")
+    assert data is not None, "peach/uv/runner.py is part of the plugin"
+    return data
+
+
+def rules():
+    return [*collect_rules(), *UvTool.rules()]
