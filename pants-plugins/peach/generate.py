@@ -7,16 +7,19 @@ each notebook read by one. The model itself is plain Python (`peach.config`).
 from __future__ import annotations
 
 import os
+import pkgutil
 import posixpath
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from pants.base.build_root import BuildRoot
-from pants.core.target_types import TargetGeneratorSourcesHelperSourcesField, TargetGeneratorSourcesHelperTarget
+from pants.core.target_types import (
+    TargetGeneratorSourcesHelperSourcesField,
+    TargetGeneratorSourcesHelperTarget,
+)
 from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestContents, PathGlobs
-from pants.engine.internals.selectors import Get, MultiGet
-from pants.engine.rules import collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     Dependencies,
     GeneratedTargets,
@@ -27,6 +30,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.engine.unions import UnionMembership, UnionRule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config import (
@@ -45,13 +49,15 @@ from peach.config import (
     parse_file,
     read_notebook,
 )
-from peach.subsystem import PeachSubsystem
+from peach.config.decorators import DecoratedFunction, check_decorators, find_decorated
+from peach.subsystem import BUILTIN_FRAMEWORK_STACK, PeachSubsystem
 from peach.target_types import (
     ALL_CODOPS_NAME,
     CodopsField,
     ComponentRecord,
     ComponentsField,
     ConfigFilesField,
+    DecoratedFunctionsField,
     EndpointNameField,
     EnvironmentNameField,
     FullNotebookField,
@@ -99,11 +105,15 @@ class PeachSettings:
 
 @rule(desc="Read the peach settings", level=LogLevel.DEBUG)
 async def peach_settings(peach: PeachSubsystem) -> PeachSettings:
-    framework = await Get(DigestContents, PathGlobs([peach.framework_stack]))
+    if peach.framework_stack:
+        found = await Get(DigestContents, PathGlobs([peach.framework_stack]))
+        path, content = peach.framework_stack, (found[0].content if found else None)
+    else:
+        path, content = BUILTIN_FRAMEWORK_STACK, pkgutil.get_data("peach", "framework-stack.txt")
     return PeachSettings(make_settings(
         peach.injected_requirements,
-        peach.framework_stack,
-        framework[0].content if framework else None,
+        path,
+        content,
         peach.private_packages,
         peach.gateway_environment,
     ))
@@ -144,6 +154,16 @@ def read_notebook_file(notebook: NotebookFile) -> NotebookCells:
 
 
 @dataclass(frozen=True)
+class NotebookDecorators:
+    functions: Tuple[DecoratedFunction, ...]
+
+
+@rule(desc="Find the peach decorators of a notebook", level=LogLevel.TRACE)
+def notebook_decorators(cells: NotebookCells) -> NotebookDecorators:
+    return NotebookDecorators(find_decorated(cells))
+
+
+@dataclass(frozen=True)
 class PeachModelRequest:
     """The config files of one `peach_config`, and the repository root (to check notebook links)."""
 
@@ -154,6 +174,8 @@ class PeachModelRequest:
 class PeachModel:
     model: Model
     config_files: Tuple[str, ...]
+    # Per codops, the functions its notebooks decorate with the peach decorator.
+    decorated: FrozenDict[str, Tuple[DecoratedFunction, ...]]
 
 
 @rule(desc="Read the peach configs", level=LogLevel.DEBUG)
@@ -169,8 +191,24 @@ async def peach_model(request: PeachModelRequest, buildroot: BuildRoot) -> Peach
     escaping = escaping_paths(buildroot.path, model.notebook_paths)
     notebook_contents = await Get(DigestContents, PathGlobs([p for p in model.notebook_paths if p not in escaping]))
     notebooks = await MultiGet(Get(NotebookCells, NotebookFile(fc.path, fc.content)) for fc in notebook_contents)
-    check_notebooks(model, {nb.path: nb for nb in notebooks}, escaping)
-    return PeachModel(model, tuple(fc.path for fc in contents))
+    decorators = await MultiGet(Get(NotebookDecorators, NotebookCells, nb) for nb in notebooks)
+    found = {nb.path: d.functions for nb, d in zip(notebooks, decorators)}
+    problems: List[Problem] = []
+    try:
+        check_notebooks(model, {nb.path: nb for nb in notebooks}, escaping)
+    except ConfigError as e:
+        problems.extend(e.problems)
+    for codops in model.codops:
+        problems.extend(check_decorators(codops, found))
+    if problems:
+        raise ConfigError(problems)
+    decorated = FrozenDict({c.name: _decorated_of(c, found) for c in model.codops})
+    return PeachModel(model, tuple(fc.path for fc in contents), decorated)
+
+
+def _decorated_of(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> Tuple[DecoratedFunction, ...]:
+    paths = sorted({nb.path for nb in codops.notebooks})
+    return tuple(d for path in paths for d in found.get(path, ()))
 
 
 def escaping_paths(buildroot: str, paths: Iterable[str]) -> List[str]:
@@ -210,7 +248,7 @@ class _Builder:
     def address(self, name: str) -> Address:
         return self.request.template_address.create_generated(name)
 
-    def codops_targets(self, codops: Codops, shared: List[str]) -> List[Target]:
+    def codops_targets(self, codops: Codops, shared: List[str], decorated: Tuple[DecoratedFunction, ...]) -> List[Target]:
         um = self.union_membership
         env_spec = {e.name: self.address(environment_name(codops.name, e.name)).spec for e in codops.environments}
         targets: List[Target] = []
@@ -249,6 +287,7 @@ class _Builder:
             }), self.address(task_name(codops.name, task.name)), um))
         targets.append(PeachCodopsTarget(self.fields(codops.name, {
             CodopsField.alias: codops.name,
+            DecoratedFunctionsField.alias: decorated,
             Dependencies.alias: [t.address.spec for t in targets],
         }), self.address(codops.name), um))
         return targets
@@ -256,9 +295,9 @@ class _Builder:
 
 def peach_targets(
     request: GeneratePeachTargetsRequest,
-    model: Model,
+    found: PeachModel,
     helper_paths: Iterable[str],
-    framework_path: str,
+    shared_paths: Iterable[str],
     union_membership: UnionMembership,
 ) -> GeneratedTargets:
     """All targets one `peach_config` generates, with a sources helper per file read."""
@@ -274,10 +313,11 @@ def peach_targets(
             union_membership,
         )
     builder = _Builder(request, union_membership, helpers)
-    shared = builder.helper_specs([posixpath.normpath(framework_path)])
+    shared = builder.helper_specs([posixpath.normpath(p) for p in shared_paths])
     targets: List[Target] = list(helpers.values())
+    model = found.model
     for codops in model.codops:
-        targets.extend(builder.codops_targets(codops, shared))
+        targets.extend(builder.codops_targets(codops, shared, found.decorated.get(codops.name, ())))
     targets.append(PeachAllTarget(builder.fields(None, {
         Dependencies.alias: [builder.address(c.name).spec for c in model.codops],
     }), builder.address(ALL_CODOPS_NAME), union_membership))
@@ -291,8 +331,9 @@ async def generate_peach_targets(
     sources = await Get(HydratedSources, HydrateSourcesRequest(request.generator[PeachConfigSourcesField]))
     found = await Get(PeachModel, PeachModelRequest(sources.snapshot.digest))
     model = found.model
-    helper_paths = [*found.config_files, *model.notebook_paths, peach.framework_stack]
-    return peach_targets(request, model, helper_paths, peach.framework_stack, union_membership)
+    stack = [peach.framework_stack] if peach.framework_stack else []
+    helper_paths = [*found.config_files, *model.notebook_paths, *stack]
+    return peach_targets(request, found, helper_paths, stack, union_membership)
 
 
 def rules():

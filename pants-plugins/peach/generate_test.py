@@ -4,17 +4,15 @@ import json
 from textwrap import dedent
 
 import pytest
-
 from pants.backend.project_info.dependents import Dependents, DependentsRequest
 from pants.engine.addresses import Address
-from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.engine.target import AllTargets, DependenciesRequest, Targets
 from pants.testutil.rule_runner import RuleRunner
-from pants.vcs.changed import ChangedAddresses, ChangedRequest, DependentsOption
 from pants.vcs import changed
+from pants.vcs.changed import ChangedAddresses, ChangedRequest, DependentsOption
 
-from peach import register
+from peach import generate, register
 from peach.target_types import (
     CodopsField,
     ComponentRecord,
@@ -29,6 +27,7 @@ from peach.target_types import (
 )
 
 FRAMEWORK = "ray[serve]==2.60.0\nfastapi==0.165.0\n"
+STACK_OPTION = "--peach-framework-stack=3rdparty/peach/framework-stack.txt"
 
 
 def notebook(*functions: str) -> str:
@@ -69,7 +68,7 @@ REPO = {
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
         rules=[
-            *register.rules(),
+            *generate.rules(),
             *changed.rules(),
             QueryRule(AllTargets, []),
             QueryRule(Targets, [DependenciesRequest]),
@@ -79,6 +78,7 @@ def rule_runner() -> RuleRunner:
         target_types=register.target_types(),
     )
     runner.write_files(REPO)
+    runner.set_options([STACK_OPTION])
     return runner
 
 
@@ -210,7 +210,7 @@ def test_changed_framework_stack_reaches_every_environment(rule_runner: RuleRunn
 
 
 def test_split_environment_files() -> None:
-    runner = RuleRunner(rules=[*register.rules(), *changed.rules(), QueryRule(ChangedAddresses, [ChangedRequest])],
+    runner = RuleRunner(rules=[*generate.rules(), *changed.rules(), QueryRule(ChangedAddresses, [ChangedRequest])],
                         target_types=register.target_types())
     runner.write_files({
         "BUILD": "peach_config(name='peach')",
@@ -219,6 +219,7 @@ def test_split_environment_files() -> None:
         "c/peach.conf/ml.yaml": "codops: zzebu\npy_environments:\n  ml: {dependencies: [b]}\n",
         "c/peach.conf/gpu.yaml": "codops: zzebu\npy_environments:\n  gpu: {dependencies: [c]}\n",
     })
+    runner.set_options([STACK_OPTION])
     # Editing one named environment reaches that environment only; editing base reaches all of them.
     assert changed_since(runner, "c/peach.conf/ml.yaml") == {"//:peach#zzebu", "//:peach#zzebu/ml"}
     assert changed_since(runner, "c/peach.conf/base.yaml") == {
@@ -229,7 +230,7 @@ def test_split_environment_files() -> None:
 
 def test_config_errors_surface_with_location(rule_runner: RuleRunner) -> None:
     rule_runner.write_files({"debr/peach.yaml": "codops: debr\ntasks:\n  t: {notebook: t.ipynb, method: run, py_env: nope}\n"})
-    with pytest.raises(ExecutionError) as e:
+    with pytest.raises(Exception) as e:
         rule_runner.request(AllTargets, [])
     assert "debr/peach.yaml:3: `tasks.t.py_env`: unknown environment `nope`" in str(e.value)
     assert "debr/peach.yaml:3: `tasks.t.notebook`: the notebook `debr/t.ipynb` does not exist" not in str(e.value)
@@ -237,7 +238,7 @@ def test_config_errors_surface_with_location(rule_runner: RuleRunner) -> None:
 
 def test_missing_notebook_is_reported(rule_runner: RuleRunner) -> None:
     rule_runner.write_files({"debr/peach.yaml": "codops: debr\ntasks:\n  t: {notebook: t.ipynb, method: run}\n"})
-    with pytest.raises(ExecutionError) as e:
+    with pytest.raises(Exception) as e:
         rule_runner.request(AllTargets, [])
     assert "debr/peach.yaml:3: `tasks.t.notebook`: the notebook `debr/t.ipynb` does not exist" in str(e.value)
 
@@ -247,6 +248,15 @@ def test_options_change_the_environments(rule_runner: RuleRunner) -> None:
     rule_runner.set_options(["--peach-framework-stack=stack.txt", "--peach-injected-requirements=['implicit==0.7.1']",
                              "--peach-gateway-environment=gw"])
     assert rule_runner.get_target(addr("debr/gw"))[RequirementsField].value == ("implicit==0.7.1", "tqdm", "ray[serve]==2.9.0")
+
+
+def test_the_built_in_framework_stack_is_the_default(rule_runner: RuleRunner) -> None:
+    rule_runner.set_options([])
+    requirements = rule_runner.get_target(addr("debr/base"))[RequirementsField].value
+    assert requirements[-5:] == ("ray[serve]==2.60.0", "fastapi==0.165.0", "pydantic==2.14.3", "starlette==1.10.0",
+                                 "protobuf==7.36.2")
+    provenance = rule_runner.get_target(addr("debr/base"))[ProvenanceField].value
+    assert provenance[-1].source == "peach/framework-stack.txt, built in:8"
 
 
 def test_escaping_paths(tmp_path) -> None:

@@ -5,7 +5,7 @@ from pants.core.target_types import TargetGeneratorSourcesHelperTarget
 
 from peach import generate
 from peach.environments import index, lock, platforms, project
-from peach.goals import lockfiles, package
+from peach.goals import export, insight, lockfiles, package, tailor
 from peach.target_types import (
     PeachAllTarget,
     PeachCodopsTarget,
@@ -40,4 +40,7 @@ def rules():
         *lock.rules(),
         *package.rules(),
         *lockfiles.rules(),
+        *tailor.rules(),
+        *export.rules(),
+        *insight.rules(),
     ]

@@ -9,6 +9,8 @@ from pants.util.strutil import softwrap
 
 from peach.config.model import DEFAULT_GATEWAY_ENVIRONMENT
 
+BUILTIN_FRAMEWORK_STACK = "peach/framework-stack.txt, built in"
+
 
 class StaleLockfileBehavior(Enum):
     error = "error"
@@ -37,12 +39,13 @@ class PeachSubsystem(Subsystem):
         ),
     )
     framework_stack = StrOption(
-        default="3rdparty/peach/framework-stack.txt",
+        default="",
         help=softwrap(
-            """
+            f"""
             Path, relative to the build root, of a requirements file (one requirement a line, `#`
             comments) with the serve and framework stack pinned into every environment, in sync
-            with the serving image. Users may not declare these packages themselves.
+            with the serving image. Users may not declare these packages themselves. Empty: the
+            stack peach ships ({BUILTIN_FRAMEWORK_STACK}).
             """
         ),
     )

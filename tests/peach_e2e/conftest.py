@@ -9,7 +9,6 @@ Every checkout's pantsd and every server is stopped when its fixture ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import pytest

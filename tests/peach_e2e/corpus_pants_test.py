@@ -9,18 +9,18 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from peach_e2e.repo import fresh_checkout, pants, repo_root
+from peach_e2e.repo import Checkout, repo_root
 
 HEADER = "1 problem in the peach configs:\n\n"
 
 
-def run_cases(checkout: Path, cases) -> str:
-    target = checkout / "svc/peach.conf"
+def run_cases(checkout: Checkout, cases) -> str:
+    target = checkout.path / "svc/peach.conf"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for case in cases:
         shutil.copy(case, target / case.name)
-    run = pants(checkout, ["list", "::"])
+    run = checkout.pants("list", "::")
     assert run.returncode != 0
     assert "Traceback (most recent call last)" not in run.stderr
     return run.stderr
@@ -37,13 +37,16 @@ def missing(cases, stderr: str) -> list:
 
 
 def test_every_corpus_message_through_pants(tmp_path: Path) -> None:
-    checkout = fresh_checkout(tmp_path / "peach")
-    shutil.rmtree(checkout / "example")
-    (checkout / "BUILD").write_text("peach_config(name='peach', sources=['svc/peach.conf/*.yaml'])\n")
-    cases = sorted((repo_root() / "tests/bad_configs").glob("*.yaml"))
-    assert len(cases) >= 60
-    interacting = missing(cases, run_cases(checkout, cases))
-    assert len(interacting) <= 10, [c.name for c in interacting]
-    for case in interacting:
-        stderr = run_cases(checkout, [case])
-        assert missing([case], stderr) == [], stderr
+    checkout = Checkout.clone(tmp_path / "peach")
+    try:
+        shutil.rmtree(checkout.path / "example")
+        checkout.write({"BUILD": "peach_config(name='peach', sources=['svc/peach.conf/*.yaml'])\n"})
+        cases = sorted((repo_root() / "tests/bad_configs").glob("*.yaml"))
+        assert len(cases) >= 60
+        interacting = missing(cases, run_cases(checkout, cases))
+        assert len(interacting) <= 10, [c.name for c in interacting]
+        for case in interacting:
+            stderr = run_cases(checkout, [case])
+            assert missing([case], stderr) == [], stderr
+    finally:
+        checkout.stop()

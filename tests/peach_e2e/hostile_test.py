@@ -14,10 +14,9 @@ from typing import Dict, Iterator
 
 import pytest
 
-from peach_e2e.indexes import CannedServer, PypiServer, build_world, free_port
-from peach_e2e.repo import Run, fresh_checkout, pants
-
-USER, PASSWORD = "ci-user", "hostile-test-Pa55word-4711"
+from peach_e2e.conftest import PASSWORD, USER, World
+from peach_e2e.indexes import CannedServer, free_port
+from peach_e2e.repo import Checkout, Run
 
 CONFIG = """\
 codops: acme
@@ -33,20 +32,19 @@ STACK = "pydantic-lite==2.5.0\n"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> Iterator[dict]:
-    world = build_world(tmp_path_factory.mktemp("indexes"))
-    with PypiServer(world.private_dir, auth=(USER, PASSWORD)) as private, PypiServer(world.public_dir) as public:
-        yield {"private": private, "public": public}
+def servers(world: World) -> dict:
+    return {"private": world.private, "public": world.public}
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    checkout = fresh_checkout(tmp_path_factory.mktemp("clone") / "peach")
-    shutil.rmtree(checkout / "example")
-    (checkout / "example/acme").mkdir(parents=True)
-    (checkout / "example/acme/peach.yaml").write_text(CONFIG)
-    (checkout / "3rdparty/peach/framework-stack.txt").write_text(STACK)
-    return checkout
+def repo(tmp_path_factory) -> Iterator[Checkout]:
+    checkout = Checkout.clone(tmp_path_factory.mktemp("clone") / "peach")
+    shutil.rmtree(checkout.path / "example")
+    checkout.write({"example/acme/peach.yaml": CONFIG, "3rdparty/peach/framework-stack.txt": STACK})
+    try:
+        yield checkout
+    finally:
+        checkout.stop()
 
 
 def options(servers: dict, **extra: str) -> Dict[str, str]:
@@ -63,8 +61,8 @@ def options(servers: dict, **extra: str) -> Dict[str, str]:
     return env
 
 
-def package(repo: Path, env: Dict[str, str], target: str) -> Run:
-    run = pants(repo, ["package", target], env=env)
+def package(repo: Checkout, env: Dict[str, str], target: str) -> Run:
+    run = repo.pants("package", target, env=env)
     assert PASSWORD not in run.stdout + run.stderr, "the index password leaked into the output"
     assert "Traceback (most recent call last)" not in run.stderr
     return run
@@ -76,12 +74,11 @@ def source_of(lock: str, name: str) -> str:
     return f"{match.group(1)} from {match.group(2)}"
 
 
-def dist_snapshot(repo: Path) -> Dict[str, bytes]:
-    root = repo / "dist"
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.exists() else {}
+def dist_snapshot(repo: Checkout) -> Dict[str, bytes]:
+    return repo.dist_files()
 
 
-def test_transitive_private_package_under_a_hostile_environment(repo: Path, servers: dict, tmp_path: Path) -> None:
+def test_transitive_private_package_under_a_hostile_environment(repo: Checkout, servers: dict, tmp_path: Path) -> None:
     # The caller's environment and user uv config try every way uv has to bring the public index in.
     user_config = tmp_path / "xdg" / "uv" / "uv.toml"
     user_config.parent.mkdir(parents=True)
@@ -101,15 +98,15 @@ def test_transitive_private_package_under_a_hostile_environment(repo: Path, serv
     )
     run = package(repo, hostile, "//:peach#acme/consumer")
     assert run.returncode == 0, run.stderr
-    lock = (repo / "dist/peach/acme/consumer/uv.lock").read_text()
+    lock = repo.read("dist/peach/acme/consumer/uv.lock")
     private = servers["private"].url
     assert source_of(lock, "pipe-consumer") == f"1.0.0 from {private}"
     assert source_of(lock, "pipe-algorithms-lib") == f"1.1.0 from {private}"
-    pyproject = (repo / "dist/peach/acme/consumer/pyproject.toml").read_text()
+    pyproject = repo.read("dist/peach/acme/consumer/pyproject.toml")
     assert 'override-dependencies = ["pipe-algorithms-lib"]' in pyproject
 
 
-def test_audit_fails_a_private_package_the_sources_cannot_reach(repo: Path, servers: dict) -> None:
+def test_audit_fails_a_private_package_the_sources_cannot_reach(repo: Checkout, servers: dict) -> None:
     # With only a pattern, peach cannot know to pin the transitive pipe-algorithms-lib, and uv takes
     # the public 99.0.0: the audit of the new uv.lock must fail the build, and nothing is written.
     before = dist_snapshot(repo)
@@ -123,7 +120,7 @@ def test_audit_fails_a_private_package_the_sources_cannot_reach(repo: Path, serv
     assert dist_snapshot(repo) == before
 
 
-def test_unsatisfiable_requirement(repo: Path, servers: dict) -> None:
+def test_unsatisfiable_requirement(repo: Checkout, servers: dict) -> None:
     before = dist_snapshot(repo)
     run = package(repo, options(servers), "//:peach#acme/impossible")
     assert run.returncode != 0
@@ -132,7 +129,7 @@ def test_unsatisfiable_requirement(repo: Path, servers: dict) -> None:
     assert dist_snapshot(repo) == before
 
 
-def failing(repo: Path, servers: dict, index_url: str, **extra: str) -> str:
+def failing(repo: Checkout, servers: dict, index_url: str, **extra: str) -> str:
     before = dist_snapshot(repo)
     run = package(repo, options(servers, PANTS_PEACH_PRIVATE_INDEX=index_url, **extra), "//:peach#acme/base")
     assert run.returncode != 0
@@ -141,23 +138,23 @@ def failing(repo: Path, servers: dict, index_url: str, **extra: str) -> str:
     return run.stderr
 
 
-def test_private_index_down(repo: Path, servers: dict) -> None:
+def test_private_index_down(repo: Checkout, servers: dict) -> None:
     url = f"http://127.0.0.1:{free_port()}/simple"
     assert f"cannot reach the private index {url}" in failing(repo, servers, url)
 
 
-def test_private_index_wrong_password(repo: Path, servers: dict) -> None:
+def test_private_index_wrong_password(repo: Checkout, servers: dict) -> None:
     stderr = failing(repo, servers, servers["private"].url, UV_INDEX_PRIVATE_PASSWORD="wrong-" + PASSWORD)
     assert "403" in stderr and servers["private"].url in stderr
 
 
-def test_private_index_without_credentials(repo: Path, servers: dict) -> None:
+def test_private_index_without_credentials(repo: Checkout, servers: dict) -> None:
     stderr = failing(repo, servers, servers["private"].url, UV_INDEX_PRIVATE_PASSWORD="", UV_INDEX_PRIVATE_USERNAME="")
     assert "401" in stderr and servers["private"].url in stderr
 
 
 @pytest.mark.parametrize("kind", ["500", "slow", "malformed"])
-def test_private_index_misbehaving(repo: Path, servers: dict, kind: str) -> None:
+def test_private_index_misbehaving(repo: Checkout, servers: dict, kind: str) -> None:
     server = {"500": lambda: CannedServer.status(500), "slow": lambda: CannedServer.slow(10.0),
               "malformed": lambda: CannedServer.malformed("json")}[kind]()
     with server:
@@ -168,12 +165,13 @@ def test_private_index_misbehaving(repo: Path, servers: dict, kind: str) -> None
     assert expected in stderr.lower()
 
 
-def test_no_secret_anywhere_after_all_that(repo: Path, servers: dict) -> None:
+def test_no_secret_anywhere_after_all_that(repo: Checkout, servers: dict) -> None:
     run = package(repo, options(servers), "//:peach#acme/base")
     assert run.returncode == 0, run.stderr
-    for path in [*(repo / "dist").rglob("*"), *(repo / ".pants.d").rglob("*.log")]:
+    files = [*(repo.path / "dist").rglob("*"), *(repo.path / ".pants.d").rglob("*.log")]
+    assert any(p.name == "uv.lock" for p in files)
+    for path in files:
         if path.is_file():
             assert PASSWORD not in path.read_text(errors="replace"), path
-    summary = repo / "dist/peach/acme/base/pyproject.toml"
-    assert USER not in summary.read_text()
-    assert json.dumps(PASSWORD) not in (repo / "dist/peach/acme/base/uv.lock").read_text()
+    assert USER not in repo.read("dist/peach/acme/base/pyproject.toml")
+    assert json.dumps(PASSWORD) not in repo.read("dist/peach/acme/base/uv.lock")

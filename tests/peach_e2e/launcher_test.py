@@ -3,22 +3,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from peach_e2e.repo import fresh_checkout, pants, user_env
+from peach_e2e.repo import Checkout, fresh_checkout, user_env
 
 
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory) -> Path:
-    return fresh_checkout(tmp_path_factory.mktemp("clone") / "peach")
-
-
-def test_fresh_clone_lists_generated_targets(checkout: Path) -> None:
-    run = pants(checkout, ["list", "::"])
+def test_fresh_clone_lists_generated_targets(example: Checkout) -> None:
+    run = example.pants("list", "::")
     assert run.returncode == 0, run.stderr
     listed = set(run.stdout.split())
     assert {
@@ -34,8 +28,8 @@ def test_fresh_clone_lists_generated_targets(checkout: Path) -> None:
     assert "installing Pants" not in run.stderr
 
 
-def test_peek_shows_requirements_and_provenance(checkout: Path) -> None:
-    run = pants(checkout, ["peek", "//:peach#zzebu/ml"])
+def test_peek_shows_requirements_and_provenance(example: Checkout) -> None:
+    run = example.pants("peek", "//:peach#zzebu/ml")
     assert run.returncode == 0, run.stderr
     (target,) = json.loads(run.stdout)
     assert target["target_type"] == "py_environment"
@@ -50,40 +44,46 @@ def test_peek_shows_requirements_and_provenance(checkout: Path) -> None:
     assert target["tags"] == ["zzebu"]
 
 
-def test_dependents_and_tags(checkout: Path) -> None:
-    run = pants(checkout, ["dependents", "//:peach#zzebu/ml"])
+def test_dependents_and_tags(example: Checkout) -> None:
+    run = example.pants("dependents", "//:peach#zzebu/ml")
     assert run.returncode == 0, run.stderr
     assert set(run.stdout.split()) == {
         "//:peach", "//:peach#zzebu", "//:peach#zzebu/endpoints/recommend", "//:peach#zzebu/tasks/reindex",
     }
-    run = pants(checkout, ["--tag=debr", "list", "::"])
+    run = example.pants("--tag=debr", "list", "::")
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() and all("debr" in line for line in run.stdout.split())
 
 
-def test_changed_since_reaches_exactly_the_affected_targets(checkout: Path, tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    shutil.copytree(checkout, work, symlinks=True)
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+def test_changed_since_reaches_exactly_the_affected_targets(example: Checkout) -> None:
+    git = ["git", "-C", str(example.path), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "snapshot", "--allow-empty"], check=True)
-    config = work / "example/debr/peach.yaml"
-    config.write_text(config.read_text().replace("tabulate>=0.9", "tabulate>=0.9.0"))
-    run = pants(work, ["--changed-since=HEAD", "--changed-dependents=transitive", "list"])
+    config = "example/debr/peach.yaml"
+    original = example.read(config)
+    example.write({config: original.replace("tabulate>=0.9", "tabulate>=0.9.0")})
+    try:
+        run = example.pants("--changed-since=HEAD", "--changed-dependents=transitive", "list")
+    finally:
+        example.write({config: original})
     assert run.returncode == 0, run.stderr
     generated = {line for line in run.stdout.split() if "#" in line}
+    # Every environment the edited file declares (base is inherited by all of debr's), what runs in
+    # them, their codops, and the target that packages every codops.
     assert generated == {
         "//:peach#debr", "//:peach#debr/base", "//:peach#debr/reporting", "//:peach#debr/codops-gateway",
-        "//:peach#debr/endpoints/popular", "//:peach#debr/tasks/weekly-report",
+        "//:peach#debr/endpoints/popular", "//:peach#debr/tasks/weekly-report", "//:peach#_all",
     }
 
 
-def test_bad_config_fails_with_a_located_message_and_no_traceback(checkout: Path, tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    shutil.copytree(checkout, work, symlinks=True)
-    config = work / "example/zzebu/peach.conf/endpoints.yaml"
-    config.write_text(config.read_text().replace("py_env: ml                # run this endpoint", "py_env: mll  #"))
-    run = pants(work, ["list", "::"])
+def test_bad_config_fails_with_a_located_message_and_no_traceback(example: Checkout) -> None:
+    config = "example/zzebu/peach.conf/endpoints.yaml"
+    original = example.read(config)
+    example.write({config: original.replace("py_env: ml                # run this endpoint", "py_env: mll  #")})
+    try:
+        run = example.pants("list", "::")
+    finally:
+        example.write({config: original})
     assert run.returncode != 0
     assert (
         "example/zzebu/peach.conf/endpoints.yaml:6: `endpoints.recommend.py_env`: unknown environment `mll`; "
@@ -107,22 +107,3 @@ def test_launcher_without_python39_says_what_to_install(tmp_path: Path) -> None:
     assert "Pants 2.17.1 needs CPython 3.9, and none was found." in proc.stderr
     assert "PEACH_PYTHON39" in proc.stderr
     assert not (tmp_path / "cache" / "pants-2.17.1").exists()
-
-
-def test_readme_first_command_builds_the_example_against_the_real_public_index(checkout: Path) -> None:
-    run = pants(checkout, ["package", "::"])
-    assert run.returncode == 0, run.stderr
-    dist = checkout / "dist/peach"
-    projects = sorted(str(p.parent.relative_to(dist)) for p in dist.glob("*/*/pyproject.toml"))
-    assert projects == ["debr/base", "debr/codops-gateway", "debr/reporting",
-                        "zzebu/base", "zzebu/codops-gateway", "zzebu/ml"]
-    for project in projects:
-        assert (dist / project / "uv.lock").is_file()
-    ml = (dist / "zzebu/ml/pyproject.toml").read_text()
-    # The example's private index holds the stand-in's releases 1.0.0 and 1.1.0: the latest is pinned.
-    assert '"pipe-algorithms-lib==1.1.0"' in ml and '"torch==2.0"' in ml
-    lock = (dist / "zzebu/ml/uv.lock").read_text()
-    assert 'name = "pipe-algorithms-lib"\nversion = "1.1.0"\nsource = { registry = "../../../../example/private-index" }' in lock
-    summary = json.loads((dist / "zzebu/environments.json").read_text())
-    assert [e["environment"] for e in summary["endpoints"]] == ["ml"]
-    assert [t["environment"] for t in summary["tasks"]] == ["ml"]

@@ -5,7 +5,15 @@ environment with `requirements`), `notebooks`, `settings` (from the `[peach]` op
 (the frozen values), `errors` (located problems), `names` (package names and URLs).
 """
 from peach.config.errors import ConfigError, PackagingError, Problem
-from peach.config.merge import CodopsInput, ParsedFile, build_model, group, merge, merge_one, parse_file
+from peach.config.merge import (
+    CodopsInput,
+    ParsedFile,
+    build_model,
+    group,
+    merge,
+    merge_one,
+    parse_file,
+)
 from peach.config.model import (
     BASE,
     CONFIG_FILE_GLOBS,

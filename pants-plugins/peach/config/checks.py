@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
-from peach.config.errors import Problem, ProblemCollector, did_you_mean, quote_list, shorten
+from peach.config.errors import (
+    Problem,
+    ProblemCollector,
+    did_you_mean,
+    quote_list,
+    shorten,
+)
 from peach.config.model import NAME_RE, VALID_NAME
 from peach.config.yamlload import YMap, YNode, YScalar, YSeq, type_name
 

@@ -9,7 +9,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from peach.config.errors import ConfigError, Problem, ProblemCollector, did_you_mean, quote_list, shorten
+from peach.config.errors import (
+    ConfigError,
+    Problem,
+    ProblemCollector,
+    did_you_mean,
+    quote_list,
+    shorten,
+)
 from peach.config.model import (
     BASE,
     VALID_NAME,

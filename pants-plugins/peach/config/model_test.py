@@ -11,11 +11,12 @@ from peach.config import (
     Settings,
     build_model,
     check_notebooks,
-    read_notebook,
     config_base_dir,
     is_config_path,
     make_settings,
+    read_notebook,
 )
+
 
 def read_all(contents: Dict[str, bytes]) -> Dict[str, object]:
     return {path: read_notebook(path, content) for path, content in contents.items()}

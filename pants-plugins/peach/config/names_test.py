@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from peach.config.names import canonical_name, exact_names, matches_any, redact_url, url_origin
+from peach.config.names import (
+    canonical_name,
+    exact_names,
+    matches_any,
+    redact_url,
+    url_origin,
+)
 
 
 def test_canonical_names_and_patterns() -> None:

@@ -6,17 +6,17 @@ No Pants imports.
 from __future__ import annotations
 
 import keyword
-from dataclasses import replace
 import posixpath
 import re
+from dataclasses import replace
 from typing import Callable, List, Optional, Tuple
 
 from peach.config.checks import ValueChecks
 from peach.config.errors import ProblemCollector, shorten
 from peach.config.fixes import block_fix, entry_fix, top_level_fix
 from peach.config.model import (
-    COMPONENT_KEYS,
     CODOPS_RE,
+    COMPONENT_KEYS,
     ENDPOINT_KEYS,
     ENVIRONMENT_KEYS,
     REMOVED_FIX,
@@ -34,8 +34,20 @@ from peach.config.model import (
     TaskDecl,
     config_base_dir,
 )
-from peach.config.requirements import VALID_REQUIREMENT, RequirementSyntaxError, parse_requirement
-from peach.config.yamlload import YamlLoadError, YMap, YNode, YScalar, YSeq, load_yaml, type_name
+from peach.config.requirements import (
+    VALID_REQUIREMENT,
+    RequirementSyntaxError,
+    parse_requirement,
+)
+from peach.config.yamlload import (
+    YamlLoadError,
+    YMap,
+    YNode,
+    YScalar,
+    YSeq,
+    load_yaml,
+    type_name,
+)
 
 
 class FileReader(ValueChecks):

@@ -10,7 +10,13 @@ from typing import Dict, Optional, Sequence, Tuple
 from peach.config.errors import ConfigError, Problem, shorten
 from peach.config.model import BASE, DEFAULT_GATEWAY_ENVIRONMENT, NAME_RE, VALID_NAME
 from peach.config.names import matches_any
-from peach.config.requirements import VALID_REQUIREMENT, Entry, RequirementSyntaxError, Tier, parse_requirement
+from peach.config.requirements import (
+    VALID_REQUIREMENT,
+    Entry,
+    RequirementSyntaxError,
+    Tier,
+    parse_requirement,
+)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from peach.config.yamlload import MAX_DEPTH, YamlLoadError, YMap, YScalar, YSeq, load_yaml
+from peach.config.yamlload import (
+    MAX_DEPTH,
+    YamlLoadError,
+    YMap,
+    YScalar,
+    YSeq,
+    load_yaml,
+)
 
 
 def load(text: str):

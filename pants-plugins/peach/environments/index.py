@@ -12,10 +12,16 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests, PathGlobs, Snapshot
-from pants.engine.internals.selectors import Get
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    FileContent,
+    MergeDigests,
+    PathGlobs,
+    Snapshot,
+)
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
-from pants.engine.rules import collect_rules, rule
+from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError

@@ -8,21 +8,35 @@ from dataclasses import dataclass, replace
 from typing import Tuple
 
 from pants.core.util_rules.distdir import DistDir
-from pants.engine.fs import Digest, EMPTY_DIGEST
-from pants.engine.internals.selectors import Get, MultiGet
-from pants.engine.rules import collect_rules, rule
+from pants.engine.fs import EMPTY_DIGEST, Digest
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import Target
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
 from peach.config.names import exact_names, matches_any
 from peach.config.requirements import parse_requirement
-from peach.environments.index import LatestRelease, LatestReleaseRequest, PrivateIndexSetup
+from peach.environments.index import (
+    LatestRelease,
+    LatestReleaseRequest,
+    PrivateIndexSetup,
+)
 from peach.environments.platforms import ImagePlatforms
 from peach.subsystem import PeachSubsystem
-from peach.target_types import CodopsField, ConfigFilesField, EnvironmentNameField, RequirementsField
+from peach.target_types import (
+    CodopsField,
+    ConfigFilesField,
+    EnvironmentNameField,
+    RequirementsField,
+)
 from peach.uv.platforms import DependencyMetadata
-from peach.uv.pyproject import PrivateIndex, ProjectSpec, index_url_for_project, render_pyproject, requires_python
+from peach.uv.pyproject import (
+    PrivateIndex,
+    ProjectSpec,
+    index_url_for_project,
+    render_pyproject,
+    requires_python,
+)
 from peach.uv.tool import UvTool
 
 PROJECTS_DIR = "peach"

@@ -16,13 +16,17 @@ from pants.core.goals.generate_lockfiles import (
     UserGenerateLockfiles,
 )
 from pants.engine.fs import CreateDigest, Digest, FileContent
-from pants.engine.internals.selectors import Get
-from pants.engine.rules import collect_rules, rule
+from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import AllTargets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 
-from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest, lockfile_path, resolve_name
+from peach.environments.lock import (
+    LockedEnvironment,
+    LockEnvironmentRequest,
+    lockfile_path,
+    resolve_name,
+)
 from peach.environments.project import EnvironmentRequest
 from peach.subsystem import PeachSubsystem
 from peach.target_types import CodopsField, EnvironmentNameField, RequirementsField

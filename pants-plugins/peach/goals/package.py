@@ -12,20 +12,26 @@ from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
 from pants.base.build_root import BuildRoot
-from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, EnvironmentAwarePackageRequest, PackageFieldSet
+from pants.core.goals.package import (
+    BuiltPackage,
+    BuiltPackageArtifact,
+    EnvironmentAwarePackageRequest,
+    PackageFieldSet,
+)
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.internals.selectors import Get, MultiGet
-from pants.engine.rules import collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import AllTargets, DependenciesRequest, Target, Targets
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from peach.config.decorators import DecoratedFunction
 from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
 from peach.environments.project import PROJECTS_DIR, EnvironmentRequest, project_dir
 from peach.target_types import (
     CodopsField,
     ComponentsField,
     ConfigFilesField,
+    DecoratedFunctionsField,
     EndpointNameField,
     EnvironmentNameField,
     FullNotebookField,
@@ -60,6 +66,7 @@ class PeachCodopsFieldSet(PackageFieldSet):
     required_fields = (CodopsField, PeachCodopsDependenciesField)
 
     codops: CodopsField
+    decorated: DecoratedFunctionsField
     dependencies: PeachCodopsDependenciesField
 
 
@@ -82,8 +89,12 @@ async def package_py_environment(fs: PyEnvironmentFieldSet, buildroot: BuildRoot
     return BuiltPackage(digest, (BuiltPackageArtifact(f"{out}/pyproject.toml"), BuiltPackageArtifact(f"{out}/uv.lock")))
 
 
-def environments_json(codops: str, environments: Sequence[LockedEnvironment], targets: Sequence[Target]) -> str:
-    """`environments.json` of one codops: every environment, endpoint component and task."""
+def environments_json(
+    codops: str, environments: Sequence[LockedEnvironment], targets: Sequence[Target],
+    decorated: Sequence[DecoratedFunction] = (),
+) -> str:
+    """`environments.json` of one codops: every environment, endpoint component, task and function
+    its notebooks decorate with the peach decorator."""
     endpoints: List[Dict[str, object]] = []
     tasks: List[Dict[str, object]] = []
     for t in targets:
@@ -109,6 +120,12 @@ def environments_json(codops: str, environments: Sequence[LockedEnvironment], ta
         },
         "endpoints": sorted(endpoints, key=lambda e: (str(e["endpoint"]), str(e["component"]))),
         "tasks": sorted(tasks, key=lambda t: str(t["task"])),
+        "decorated": [
+            {"notebook": d.notebook, "cell": d.cell, "line": d.line, "function": d.function, "decorator": d.kind,
+             "environment": d.environment,
+             "project_dir": project_dir(codops, d.environment) if d.environment else None}
+            for d in sorted(decorated, key=lambda d: (d.notebook, d.cell, d.line, d.function))
+        ],
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
@@ -121,7 +138,7 @@ async def package_codops(fs: PeachCodopsFieldSet) -> BuiltPackage:
     built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in env_field_sets)
     locked = await MultiGet(Get(LockedEnvironment, LockEnvironmentRequest(f.request)) for f in env_field_sets)
     summary = f"{PROJECTS_DIR}/{codops}/environments.json"
-    content = environments_json(codops, locked, targets)
+    content = environments_json(codops, locked, targets, fs.decorated.value)
     summary_digest = await Get(Digest, CreateDigest([FileContent(summary, content.encode())]))
     digest = await Get(Digest, MergeDigests([summary_digest, *(b.digest for b in built)]))
     names = ", ".join(sorted(f.environment.value for f in env_field_sets))

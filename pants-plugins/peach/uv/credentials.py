@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Tuple
 
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.internals.selectors import Get
-from pants.engine.rules import collect_rules, rule
+from pants.engine.rules import Get, collect_rules, rule
 from pants.option.global_options import NamedCachesDirOption
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -89,7 +88,7 @@ async def uv_credentials(peach: PeachSubsystem, named_caches: NamedCachesDirOpti
     user_var, password_var = credentials_env_names(peach.private_index_name)
     env = await Get(EnvironmentVars, EnvironmentVarsRequest((user_var, password_var)))
     username, password = env.get(user_var) or "", env.get(password_var) or ""
-    if not index.startswith(("http://", "https://")) or not (username or password):
+    if not index.startswith(("http://", "https://")) or not password:
         return UvCredentials.none()
     host = urllib.parse.urlsplit(index).hostname or ""
     # One file per index: the name depends on the index, not on the credentials.

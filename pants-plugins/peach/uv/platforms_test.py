@@ -4,7 +4,13 @@ import pytest
 
 from peach.uv.lockfile import parse_lock
 from peach.uv.lockfile_test import ROOTED
-from peach.uv.platforms import check, metadata_fixes, parse_compile, parse_platform, pinned_overrides
+from peach.uv.platforms import (
+    check,
+    metadata_fixes,
+    parse_compile,
+    parse_platform,
+    pinned_overrides,
+)
 
 LINUX = parse_platform("x86_64-manylinux_2_28")
 ARM = parse_platform("aarch64-manylinux_2_28")

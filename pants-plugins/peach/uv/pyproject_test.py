@@ -3,7 +3,14 @@ from __future__ import annotations
 import tomlkit
 
 from peach.uv.platforms import DependencyMetadata
-from peach.uv.pyproject import PrivateIndex, ProjectSpec, index_url_for_project, project_name, render_pyproject, requires_python
+from peach.uv.pyproject import (
+    PrivateIndex,
+    ProjectSpec,
+    index_url_for_project,
+    project_name,
+    render_pyproject,
+    requires_python,
+)
 
 SPEC = ProjectSpec(
     codops="zzebu",

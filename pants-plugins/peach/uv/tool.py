@@ -19,16 +19,20 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from pants.backend.python.subsystems.python_tool_base import PythonToolBase
+from pants.backend.python.subsystems.python_tool_base import (
+    LockfileRules,
+    PythonToolBase,
+)
 from pants.backend.python.target_types import ConsoleScript, EntryPoint
-from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.interpreter_constraints import (
+    InterpreterConstraints,
+)
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.process import Process, ProcessCacheScope
-from pants.engine.rules import collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
@@ -58,6 +62,7 @@ class UvTool(PythonToolBase):
     register_interpreter_constraints = True
     default_interpreter_constraints = ["CPython>=3.9,<4"]
     default_lockfile_resource = ("peach.uv", "uv.lock")
+    lockfile_rules_type = LockfileRules.SIMPLE
 
     @property
     def version_number(self) -> str:

@@ -1,0 +1,162 @@
+"""`pants export`: each environment as a virtualenv, made by `uv sync --locked` from its project.
+
+`pants export --resolve=peach/<codops>/<env>`, or `pants export <targets>` (environments, a codops
+for all of its environments, `::` for all), writes
+`dist/export/peach-<codops>/<env>/` with the environment's `pyproject.toml` and `uv.lock` and a
+`.venv` with the image's Python version: point an IDE at `.venv/bin/python`. The project
+directory is as deep below the build root as `dist/peach/<codops>/<env>/`, so a directory index,
+which the project names by a relative path, is found from both.
+"""
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from dataclasses import dataclass
+from typing import Dict, List
+
+from pants.backend.python.util_rules.pex import Pex, PexRequest
+from pants.base.build_root import BuildRoot
+from pants.core.goals.export import (
+    ExportRequest,
+    ExportResult,
+    ExportResults,
+    ExportSubsystem,
+    PostProcessingCommand,
+)
+from pants.core.util_rules.distdir import DistDir
+from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.unions import UnionRule
+from pants.option.global_options import NamedCachesDirOption
+from pants.util.logging import LogLevel
+
+from peach.environments.lock import (
+    LockedEnvironment,
+    LockEnvironmentRequest,
+    resolve_name,
+)
+from peach.environments.project import EnvironmentRequest
+from peach.goals.lockfiles import PeachResolves
+from peach.target_types import (
+    CodopsField,
+    EnvironmentNameField,
+    PeachAllDependenciesField,
+    PeachCodopsDependenciesField,
+    RequirementsField,
+)
+from peach.uv.credentials import UvCredentials
+from peach.uv.lockfile import relocate
+from peach.uv.tool import PASSED_ENV, UvInterpreter, UvTool
+
+
+@dataclass(frozen=True)
+class ExportPeachEnvironmentsRequest(ExportRequest):
+    pass
+
+
+def export_dir(codops: str, environment: str) -> str:
+    """Relative to `dist/export/`: as deep as `peach/<codops>/<env>` is below `dist/`."""
+    return f"peach-{codops}/{environment}"
+
+
+def wanted(names: List[str], resolves: PeachResolves) -> Dict[str, EnvironmentRequest]:
+    """The environments of `names`: resolve names, or prefixes ending in `/` (`peach/zzebu/`)."""
+    found = {}
+    for name in names:
+        for resolve, env in resolves.by_name.items():
+            if resolve == name or (name.endswith("/") and resolve.startswith(name)):
+                found[resolve] = env
+    return found
+
+
+@dataclass(frozen=True)
+class _Export:
+    environment: EnvironmentRequest
+
+
+@rule(desc="Export a peach environment as a virtualenv", level=LogLevel.DEBUG)
+async def export_environment(
+    request: _Export,
+    uv: UvTool,
+    buildroot: BuildRoot,
+    distdir: DistDir,
+    named_caches: NamedCachesDirOption,
+    credentials: UvCredentials,
+) -> ExportResult:
+    env = request.environment
+    reldir = export_dir(env.codops, env.environment)
+    pex_request = uv.to_pex_request()
+    # A pex that runs in a venv of its own, where the `uv` console script finds its binary.
+    pex_request = dataclasses.replace(pex_request, additional_args=(*pex_request.additional_args, "--venv", "prepend"))
+    locked, uv_pex, python, env_binary, caller = await MultiGet(
+        Get(LockedEnvironment, LockEnvironmentRequest(env)),
+        Get(Pex, PexRequest, pex_request),
+        Get(UvInterpreter),
+        Get(BinaryPaths, BinaryPathRequest(binary_name="env", search_path=("/usr/bin", "/bin"))),
+        Get(EnvironmentVars, EnvironmentVarsRequest(PASSED_ENV)),
+    )
+    project = await Get(Digest, CreateDigest([
+        FileContent("pyproject.toml", locked.pyproject),
+        FileContent("uv.lock", relocate(locked.lock, buildroot.path).encode()),
+    ]))
+    tool = await Get(Digest, AddPrefix(uv_pex.digest, ".peach"))
+    digest = await Get(Digest, MergeDigests([project, tool]))
+    env_path = env_binary.first_path_or_raise(
+        BinaryPathRequest(binary_name="env", search_path=("/usr/bin", "/bin")), rationale="export peach environments")
+    caches = str(named_caches.val)
+    extra_env = {
+        "PEX_ROOT": posixpath.join(caches, "pex_root"),
+        "UV_CACHE_DIR": posixpath.join(caches, "peach_uv"),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+        **{name: value for name, value in caller.items() if value},
+        **{name: value.replace("{chroot}/.peach/secrets", posixpath.join(caches, "peach_credentials"))
+           for name, value in credentials.env.items()},
+    }
+    sync = PostProcessingCommand(
+        [
+            env_path.path,
+            "HOME={digest_root}/.peach/home",
+            "XDG_CONFIG_HOME={digest_root}/.peach/config",
+            "XDG_CONFIG_DIRS={digest_root}/.peach/config",
+            python.path, "{digest_root}/.peach/uv.pex",
+            "sync", "--locked", "--no-install-project", "--directory", "{digest_root}", "--python", python.path,
+        ],
+        extra_env,
+    )
+    return ExportResult(
+        f"the peach environment {env.name} (a virtualenv made with uv sync --locked)",
+        reldir,
+        digest=digest,
+        post_processing_cmds=[sync],
+        resolve=resolve_name(env.codops, env.environment),
+    )
+
+
+@rule(desc="Export peach environments", level=LogLevel.DEBUG)
+async def export_peach_environments(
+    request: ExportPeachEnvironmentsRequest, export: ExportSubsystem, resolves: PeachResolves
+) -> ExportResults:
+    names = [n for n in export.options.resolve if n.startswith("peach/")]
+    if export.options.resolve:
+        # Pants reports resolve names that nothing exported, with the list of valid ones.
+        environments = wanted(names, resolves)
+    else:
+        # Targets: an environment exports itself, a codops its environments, `_all` every one.
+        prefixes = []
+        for target in request.targets:
+            if target.has_fields((CodopsField, EnvironmentNameField, RequirementsField)):
+                prefixes.append(resolve_name(target[CodopsField].value, target[EnvironmentNameField].value))
+            elif target.has_field(PeachCodopsDependenciesField):
+                prefixes.append(f"peach/{target[CodopsField].value}/")
+            elif target.has_field(PeachAllDependenciesField):
+                prefixes.append("peach/")
+        environments = wanted(prefixes, resolves)
+    results = await MultiGet(Get(ExportResult, _Export(env)) for _, env in sorted(environments.items()))
+    return ExportResults(results)
+
+
+def rules():
+    return [*collect_rules(), UnionRule(ExportRequest, ExportPeachEnvironmentsRequest)]

@@ -1,0 +1,51 @@
+"""What re-locking changed: `dist/peach/<codops>/lock-changes.json` and a one-line summary.
+
+No Pants imports.
+"""
+from __future__ import annotations
+
+import json
+from typing import List, Mapping
+
+from peach.uv.lockfile import LockChanges
+
+SUMMARY_ITEMS = 3
+
+
+def lock_changes_json(per_env: Mapping[str, LockChanges]) -> dict:
+    """Per environment (sorted by name): added, removed and changed packages, and the project's
+    requirements added and removed."""
+    environments = {}
+    for env in sorted(per_env):
+        changes = per_env[env]
+        entry = {"summary": changes.summary()}
+        entry.update(changes.as_json())
+        entry["requirements"] = {"added": list(changes.requirements_added),
+                                 "removed": list(changes.requirements_removed)}
+        environments[env] = entry
+    return {"environments": environments}
+
+
+def render_lock_changes(per_env: Mapping[str, LockChanges]) -> str:
+    """The text of `lock-changes.json`: stable key order, two-space indent, a final newline."""
+    return json.dumps(lock_changes_json(per_env), indent=2) + "\n"
+
+
+def summary_line(env_name: str, changes: LockChanges, items: int = SUMMARY_ITEMS) -> str:
+    """`zzebu/ml: 2 added, 1 changed (torch 2.0.0 -> 2.0.1, +numpy 2.0.0, +six 1.17.0)`.
+
+    The counts are LockChanges.summary(); the parenthesis shows the first `items` changes (version
+    changes first, then additions, then removals), then how many more.
+    """
+    details: List[str] = [f"{n} {old} -> {new}" for n, old, new in changes.changed]
+    details += [f"+{n} {v}" for n, v in changes.added]
+    details += [f"-{n} {v}" for n, v in changes.removed]
+    if not details:
+        details = [f"+{r}" for r in changes.requirements_added] + [f"-{r}" for r in changes.requirements_removed]
+    line = f"{env_name}: {changes.summary()}"
+    if details:
+        shown = details[:items]
+        if len(details) > items:
+            shown.append(f"and {len(details) - items} more")
+        line += f" ({', '.join(shown)})"
+    return line

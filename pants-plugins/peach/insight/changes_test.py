@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+
+from peach.insight.changes import lock_changes_json, render_lock_changes, summary_line
+from peach.uv.lockfile import changes, lock_changes, parse_lock
+from peach.uv.lockfile_test import ROOTED
+
+ML = changes({"torch": "2.0.0", "six": "1.16.0", "numpy": "1.26.4"},
+             {"torch": "2.0.1", "numpy": "1.26.4", "filelock": "3.13.0", "triton": "2.0.0"},
+             ["torch==2.0.0"], ["torch==2.0.1"])
+
+
+def test_lock_changes_json_per_environment() -> None:
+    text = render_lock_changes({"ml": ML, "base": changes({"a": "1"}, {"a": "1"})})
+    assert text.endswith("}\n")
+    data = json.loads(text)
+    assert list(data["environments"]) == ["base", "ml"]
+    assert data["environments"]["base"] == {"summary": "no changes", "added": [], "removed": [], "changed": [],
+                                            "requirements": {"added": [], "removed": []}}
+    assert data["environments"]["ml"] == {
+        "summary": "2 added, 1 removed, 1 changed",
+        "added": [{"name": "filelock", "version": "3.13.0"}, {"name": "triton", "version": "2.0.0"}],
+        "removed": [{"name": "six", "version": "1.16.0"}],
+        "changed": [{"name": "torch", "old": "2.0.0", "new": "2.0.1"}],
+        "requirements": {"added": ["torch==2.0.1"], "removed": ["torch==2.0.0"]},
+    }
+    assert list(data["environments"]["ml"]) == ["summary", "added", "removed", "changed", "requirements"]
+    assert render_lock_changes({"ml": ML}) == json.dumps(lock_changes_json({"ml": ML}), indent=2) + "\n"
+
+
+def test_summary_line() -> None:
+    assert summary_line("zzebu/ml", ML) == (
+        "zzebu/ml: 2 added, 1 removed, 1 changed (torch 2.0.0 -> 2.0.1, +filelock 3.13.0, +triton 2.0.0, and 1 more)")
+    assert summary_line("zzebu/ml", ML, items=10) == (
+        "zzebu/ml: 2 added, 1 removed, 1 changed (torch 2.0.0 -> 2.0.1, +filelock 3.13.0, +triton 2.0.0, "
+        "-six 1.16.0)")
+    assert summary_line("zzebu/base", changes({}, {})) == "zzebu/base: no changes"
+    only_requirements = changes({"a": "1"}, {"a": "1"}, ["a"], ["a>=1"])
+    assert summary_line("zzebu/etl", only_requirements) == (
+        "zzebu/etl: the same packages, from other requirements (+a>=1, -a)")
+
+
+def test_from_two_locks() -> None:
+    old = parse_lock(ROOTED)
+    new = parse_lock(ROOTED.replace('name = "torch"\nversion = "2.0.0"', 'name = "torch"\nversion = "2.0.1"'))
+    assert summary_line("zzebu/ml", lock_changes(old, new)) == "zzebu/ml: 1 changed (torch 2.0.0 -> 2.0.1)"

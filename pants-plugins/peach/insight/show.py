@@ -1,0 +1,122 @@
+"""`show`: every package an environment's lock installs on one platform, direct or transitive.
+
+No Pants imports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+from peach.config.requirements import Declaration
+from peach.insight.view import Analysis, EnvironmentView
+
+
+@dataclass(frozen=True)
+class ShowRow:
+    """One installed package.
+
+    Direct packages (the environment's final requirement list names them and their marker holds on
+    the platform) carry the final `requirement`, the `tier` and `source` (`file:line`, or the option)
+    of the entry that won, and what it `replaced` (earlier specified entries), the bare entries it
+    made drop (`dropped_bare`) and the entries whose extras were merged in (`extras_from`).
+    Transitive packages carry `pulled_in_by`: the sorted names of the direct requirements whose
+    dependency subtree holds the package; their other fields are empty.
+    """
+
+    name: str
+    version: str
+    direct: bool
+    requirement: str = ""
+    tier: str = ""
+    source: str = ""
+    replaced: Tuple[Declaration, ...] = ()
+    dropped_bare: Tuple[Declaration, ...] = ()
+    extras_from: Tuple[Declaration, ...] = ()
+    pulled_in_by: Tuple[str, ...] = ()
+
+    def as_json(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "direct": self.direct,
+            "requirement": self.requirement or None,
+            "tier": self.tier or None,
+            "source": self.source or None,
+            "replaced": [declaration_json(d) for d in self.replaced],
+            "dropped_bare": [declaration_json(d) for d in self.dropped_bare],
+            "extras_from": [declaration_json(d) for d in self.extras_from],
+            "pulled_in_by": list(self.pulled_in_by),
+        }
+
+
+@dataclass(frozen=True)
+class ShowResult:
+    """What one environment installs on one platform: `rows` sorted by name.
+
+    `not_installed` lists the locked (name, version) pairs the platform does not install (their
+    markers exclude it), so that nothing of the lock goes unmentioned.
+    """
+
+    codops: str
+    environment: str
+    platform: str
+    python_version: str
+    rows: Tuple[ShowRow, ...]
+    not_installed: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.codops}/{self.environment}"
+
+    @property
+    def direct_count(self) -> int:
+        return sum(1 for row in self.rows if row.direct)
+
+    @property
+    def transitive_count(self) -> int:
+        return len(self.rows) - self.direct_count
+
+    def headline(self) -> str:
+        return (f"{self.label}: {len(self.rows)} packages "
+                f"({self.direct_count} direct, {self.transitive_count} transitive)")
+
+    def as_json(self) -> dict:
+        return {
+            "codops": self.codops,
+            "environment": self.environment,
+            "platform": self.platform,
+            "python_version": self.python_version,
+            "packages": [row.as_json() for row in self.rows],
+            "not_installed": [{"name": n, "version": v} for n, v in self.not_installed],
+        }
+
+
+def declaration_json(d: Declaration) -> dict:
+    return {"requirement": d.requirement, "tier": d.tier, "source": d.source}
+
+
+def show(view: EnvironmentView) -> ShowResult:
+    analysis = Analysis(view)
+    rows = []
+    for name in sorted(analysis.installed):
+        version = analysis.installed[name].version
+        if analysis.is_direct(name):
+            direct = analysis.declared[name]
+            prov = direct.provenance
+            rows.append(ShowRow(
+                name=name,
+                version=version,
+                direct=True,
+                requirement=direct.requirement,
+                tier=prov.tier if prov else "",
+                source=prov.source if prov else "",
+                replaced=prov.replaced if prov else (),
+                dropped_bare=prov.dropped_bare if prov else (),
+                extras_from=prov.extras_from if prov else (),
+            ))
+        else:
+            rows.append(ShowRow(name=name, version=version, direct=False, pulled_in_by=analysis.pulled_in_by(name)))
+    not_installed = tuple(sorted({(p.name, p.version) for p in analysis.lock.packages
+                                  if not p.is_root and p.name not in analysis.installed}))
+    return ShowResult(view.codops, view.environment, view.platform.name, view.python_version, tuple(rows),
+                      not_installed)
