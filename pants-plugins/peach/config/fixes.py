@@ -14,8 +14,7 @@ from typing import Optional, Sequence
 from peach.config.errors import shorten
 from peach.config.model import BASE, NAME_RE
 
-# Appended to every fix once `pants peach-migrate` exists.
-MIGRATE_HINT = ""
+MIGRATE_HINT = "or let `pants peach-migrate ::` rewrite every legacy config of the repository"
 
 
 def _hint(text: str) -> str:

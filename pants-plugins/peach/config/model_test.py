@@ -269,7 +269,7 @@ REJECTIONS = [
         "`py_environments`, and endpoints and tasks pick an environment with `py_env`\n"
         "  valid: `py_environments.<env>.dependencies`\n"
         "  fix: move the list to the `base` environment, which every endpoint and task inherits: "
-        "`py_environments: {base: {dependencies: [a, b]}}`",
+        "`py_environments: {base: {dependencies: [a, b]}}`; or let `pants peach-migrate ::` rewrite every legacy config of the repository",
     ),
     (
         "codops: zzebu\nendpoints:\n  dependencies: [a]\n",
@@ -277,7 +277,7 @@ REJECTIONS = [
         "under `py_environments`, and endpoints and tasks pick an environment with `py_env`\n"
         "  valid: `py_environments.<env>.dependencies`\n"
         "  fix: move the list to an environment, `py_environments: {base: {dependencies: [a]}}` for all endpoints, "
-        "or a named one selected with `py_env: <name>` on each of them",
+        "or a named one selected with `py_env: <name>` on each of them; or let `pants peach-migrate ::` rewrite every legacy config of the repository",
     ),
     (
         "codops: zzebu\ntasks:\n  dependencies: [a]\n",
@@ -285,7 +285,7 @@ REJECTIONS = [
         "under `py_environments`, and endpoints and tasks pick an environment with `py_env`\n"
         "  valid: `py_environments.<env>.dependencies`\n"
         "  fix: move the list to an environment, `py_environments: {base: {dependencies: [a]}}` for all tasks, "
-        "or a named one selected with `py_env: <name>` on each of them",
+        "or a named one selected with `py_env: <name>` on each of them; or let `pants peach-migrate ::` rewrite every legacy config of the repository",
     ),
     (
         "codops: zzebu\nendpoints:\n  rec:\n    url: /r\n    dependencies: [torch]\n"
@@ -293,7 +293,7 @@ REJECTIONS = [
         "peach.yaml:5: `endpoints.rec.dependencies`: the `dependencies` key was removed: dependencies are declared "
         "only under `py_environments`, and endpoints and tasks pick an environment with `py_env`\n"
         "  valid: `py_environments.<env>.dependencies`\n"
-        "  fix: declare `py_environments: {rec: {dependencies: [torch]}}` and set `py_env: rec` on the endpoint",
+        "  fix: declare `py_environments: {rec: {dependencies: [torch]}}` and set `py_env: rec` on the endpoint; or let `pants peach-migrate ::` rewrite every legacy config of the repository",
     ),
     (
         "codops: zzebu\nendpoints:\n  rec:\n    url: /r\n"
@@ -303,14 +303,14 @@ REJECTIONS = [
         "`py_env`\n"
         "  valid: `py_environments.<env>.dependencies`\n"
         "  fix: declare `py_environments: {rec: {dependencies: [torch]}}` and set `py_env: rec` on the endpoint "
-        "`rec` (all its components run in it)",
+        "`rec` (all its components run in it); or let `pants peach-migrate ::` rewrite every legacy config of the repository",
     ),
     (
         "codops: zzebu\ntasks:\n  reindex: {notebook: a.ipynb, method: f, dependencies: [faiss-cpu]}\n",
         "peach.yaml:3: `tasks.reindex.dependencies`: the `dependencies` key was removed: dependencies are declared "
         "only under `py_environments`, and endpoints and tasks pick an environment with `py_env`\n"
         "  valid: `py_environments.<env>.dependencies`\n"
-        "  fix: declare `py_environments: {reindex: {dependencies: [faiss-cpu]}}` and set `py_env: reindex` on the task",
+        "  fix: declare `py_environments: {reindex: {dependencies: [faiss-cpu]}}` and set `py_env: reindex` on the task; or let `pants peach-migrate ::` rewrite every legacy config of the repository",
     ),
     (
         "codops: zzebu\npy_environments:\n  ml: [torch]\n",
@@ -728,3 +728,22 @@ def test_notebook_symlinked_out_of_the_repo() -> None:
         "  valid: a notebook file inside the repository\n"
         "  fix: copy the notebook into the repository instead of linking to it"
     )
+
+
+def test_a_file_that_does_not_parse_comes_first_without_knock_on_errors() -> None:
+    text = problems({
+        "a/peach.yaml": "codops: zzebu\npy_environments:\n  ml: {dependencies: [torch]\n",  # unclosed flow mapping
+        "b/peach.yaml": "codops: zzebu\ntasks:\n  t: {notebook: t.ipynb, method: run, py_env: ml}\n",
+        "c/peach.yaml": "codops: debr\ntasks:\n  t: {notebook: t.ipynb, method: run, py_env: nope}\n",
+    })
+    assert text.startswith("2 problems in the peach configs:\n\na/peach.yaml:4:1: "), text
+    assert "unknown environment `ml`" not in text  # a knock-on error of a/peach.yaml
+    assert "c/peach.yaml:3: `tasks.t.py_env`: unknown environment `nope`" in text  # another codops: still checked
+
+
+def test_the_removed_dependencies_fix_keeps_an_existing_py_env() -> None:
+    text = one(problems({"peach.yaml": "codops: zzebu\npy_environments:\n  ml: {dependencies: [torch]}\n"
+                                       "tasks:\n  t: {notebook: t.ipynb, method: run, py_env: ml, dependencies: [faiss]}\n"}))
+    assert "fix: the task already runs in `ml`: add the packages to that environment, " in text
+    assert "`py_environments: {ml: {dependencies: [<its packages>, faiss]}}`" in text
+    assert "declare `py_environments: {t:" not in text

@@ -1,0 +1,324 @@
+"""What the migration reads from one config file: its legacy lists, endpoints, tasks, environments.
+
+Works on `migrate_tree`'s physical nodes, so that every list item keeps its text and comments (to
+move them) and every key the mapping that holds it (to delete it). The file is validated before
+(`build_model`, the removed keys aside), so the shapes peach checks are right here; what peach does
+not check, the items of the removed lists, is checked here and reported as `Problem`s.
+No Pants imports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import yaml
+
+from peach.config.errors import Problem, shorten
+from peach.config.migrate_tree import (
+    Comment,
+    PNode,
+    Slot,
+    Source,
+    Tree,
+    comments_in,
+    deref,
+    leading_comments_of,
+    slot,
+    slots,
+    trailing_comments_of,
+)
+from peach.config.model import BASE, REMOVED_KEY
+from peach.config.requirements import (
+    VALID_REQUIREMENT,
+    Req,
+    RequirementSyntaxError,
+    parse_requirement,
+)
+
+BLOCKS = ("endpoints", "tasks")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of a dependency list, with the comments that travel with it."""
+
+    value: str
+    req: Optional[Req]  # None when the entry is not a valid requirement (reported)
+    text: str  # how to write it as a block-list entry: as written when that is safe, else re-quoted
+    path: str
+    line: int
+    key: str  # `endpoints.recommend.dependencies[0]`
+    before: Tuple[str, ...] = ()  # own-line comments above it
+    inline: str = ""  # the comment after it on its line, with its leading spaces
+
+
+@dataclass(frozen=True)
+class DepList:
+    """A `dependencies` list: a removed (legacy) one, or an environment's."""
+
+    path: str
+    key: str  # `endpoints.dependencies`, `py_environments.ml.dependencies`
+    line: int
+    slot: Slot
+    items: Tuple[Item, ...]
+    after: Tuple[str, ...] = ()  # own-line comments after its last entry
+    problems: Tuple[Problem, ...] = ()
+
+    @property
+    def values(self) -> Tuple[str, ...]:
+        return tuple(item.value for item in self.items)
+
+
+@dataclass(frozen=True)
+class Member:
+    """An endpoint or a task, with its removed lists (an endpoint's own, then its components')."""
+
+    kind: str  # "endpoint" or "task"
+    name: str
+    path: str
+    line: int
+    index: int  # where its key is written, for file order
+    key: str  # `endpoints.recommend`
+    slot: Slot
+    own: Tuple[DepList, ...]
+    py_env: Optional[str]  # the environment it selects today (None: none, or not a string)
+
+    @property
+    def block(self) -> str:
+        return f"{self.kind}s"
+
+
+@dataclass(frozen=True)
+class FileLegacy:
+    """One config file as the migration sees it."""
+
+    tree: Tree
+    codops: str
+    top: Optional[DepList]
+    blocks: Tuple[Tuple[str, Optional[DepList]], ...]  # ("endpoints", its list), ("tasks", ...)
+    members: Tuple[Member, ...]
+    envs: Tuple[Tuple[str, DepList], ...]  # the environments declared in this file
+
+    @property
+    def path(self) -> str:
+        return self.tree.source.path
+
+    def block_list(self, block: str) -> Optional[DepList]:
+        return dict(self.blocks).get(block)
+
+    def env(self, name: str) -> Optional[DepList]:
+        return dict(self.envs).get(name)
+
+    @property
+    def legacy_lists(self) -> Tuple[DepList, ...]:
+        lists = [self.top, *(lst for _, lst in self.blocks)]
+        lists.extend(lst for member in self.members for lst in member.own)
+        return tuple(lst for lst in lists if lst is not None)
+
+
+def read_legacy(tree: Tree) -> Optional[FileLegacy]:
+    """The file's legacy lists, endpoints, tasks and environments; None when its top level is no mapping."""
+    root = deref(tree.root) if tree.root is not None else None
+    if root is None or root.kind != "map":
+        return None
+    codops = slot(root, "codops")
+    top = _removed(tree, slot(root, REMOVED_KEY), REMOVED_KEY)
+    blocks, members = [], []
+    for block in BLOCKS:
+        mapping = _mapping(slot(root, block))
+        blocks.append((block, _removed(tree, slot(mapping, REMOVED_KEY), f"{block}.{REMOVED_KEY}") if mapping else None))
+        for entry in slots(mapping) if mapping else ():
+            member = _member(tree, block, entry)
+            if member is not None:
+                members.append(member)
+    return FileLegacy(
+        tree=tree,
+        codops=codops.node.value if codops is not None and codops.node.is_str else "",
+        top=top,
+        blocks=tuple(blocks),
+        members=tuple(members),
+        envs=_environments(tree, root),
+    )
+
+
+def _mapping(entry: Optional[Slot]) -> Optional[PNode]:
+    node = entry.node if entry is not None else None
+    return node if node is not None and node.kind == "map" else None
+
+
+def _member(tree: Tree, block: str, entry: Slot) -> Optional[Member]:
+    mapping = entry.node
+    if entry.key == REMOVED_KEY or not isinstance(entry.key, str) or mapping.kind != "map":
+        return None
+    key = f"{block}.{entry.key}"
+    own = [_removed(tree, slot(mapping, REMOVED_KEY), f"{key}.{REMOVED_KEY}")]
+    if block == "endpoints":
+        components = _mapping(slot(mapping, "components"))
+        for component in slots(components) if components is not None else ():
+            if isinstance(component.key, str) and component.node.kind == "map":
+                own.append(_removed(tree, slot(component.node, REMOVED_KEY),
+                                    f"{key}.components.{component.key}.{REMOVED_KEY}"))
+    py_env = slot(mapping, "py_env")
+    value = py_env.node.value if py_env is not None and py_env.node.is_str else None
+    return Member(block[:-1], entry.key, tree.source.path, tree.source.lineno(entry.key_node.start),
+                  entry.key_node.start, key, entry, tuple(lst for lst in own if lst is not None), value)
+
+
+def _environments(tree: Tree, root: PNode) -> Tuple[Tuple[str, DepList], ...]:
+    envs, mapping = [], _mapping(slot(root, "py_environments"))
+    for entry in slots(mapping) if mapping is not None else ():
+        deps = slot(entry.node, "dependencies") if entry.node.kind == "map" else None
+        if isinstance(entry.key, str) and deps is not None:
+            envs.append((entry.key, read_list(tree, deps, f"py_environments.{entry.key}.dependencies")))
+    return tuple(envs)
+
+
+def _removed(tree: Tree, entry: Optional[Slot], key: str) -> Optional[DepList]:
+    return read_list(tree, entry, key) if entry is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# One list, its entries and their comments
+# ---------------------------------------------------------------------------------------------
+
+def read_list(tree: Tree, entry: Slot, key: str) -> DepList:
+    source = tree.source
+    path, line = source.path, source.lineno(entry.key_node.start)
+    node = entry.node
+    if node.is_null:
+        return DepList(path, key, line, entry, ())
+    if node.kind != "seq":
+        shown = f" (`{shorten(node.value, 60)}`)" if node.kind == "scalar" else ""
+        fix = (f"write it as a list, `dependencies: [{shorten(node.value, 60)}]`" if node.kind == "scalar"
+               else "write a list of requirement strings")
+        kind = "a mapping" if node.kind == "map" else "a single value"
+        return DepList(path, key, line, entry, (), problems=(Problem(
+            path, line, key, f"must be a list of requirement strings, not {kind}{shown}", VALID_REQUIREMENT,
+            f"{fix}, then run the migration again"),))
+    items, problems = [], []
+    for index, item in enumerate(node.items):
+        parsed, problem = _item(tree, item, f"{key}[{index}]")
+        items.append(parsed)
+        if problem is not None:
+            problems.append(problem)
+    items, after = _with_comments(tree, entry, items)
+    return DepList(path, key, line, entry, tuple(items), after, tuple(problems))
+
+
+def _item(tree: Tree, written: PNode, key: str) -> Tuple[Item, Optional[Problem]]:
+    source, node = tree.source, deref(written)
+    line = source.lineno(written.start)
+    if not node.is_str:
+        shown = source.text[node.start:node.end] if node.kind == "scalar" else ""
+        fix = (f"quote it: `'{shorten(shown, 60)}'`" if node.kind == "scalar" and not node.is_null
+               else "write a requirement string, or delete the entry")
+        item = Item(shown, None, "''", source.path, line, key)
+        return item, Problem(source.path, line, key, f"must be a requirement string, not {_type_name(node, shown)}",
+                             VALID_REQUIREMENT, f"{fix}, then run the migration again")
+    text = as_written(source, written, node)
+    try:
+        return Item(node.value, parse_requirement(node.value), text, source.path, line, key), None
+    except RequirementSyntaxError as e:
+        what = f"`{shorten(node.value)}`: {e.what}" if node.value.strip() else e.what
+        return Item(node.value, None, text, source.path, line, key), Problem(
+            source.path, line, key, what, VALID_REQUIREMENT, f"{e.fix}, then run the migration again")
+
+
+def _type_name(node: PNode, shown: str) -> str:
+    """How a value's type is named in messages, as `yamlload.type_name` names it."""
+    if node.kind in ("map", "seq"):
+        return "a mapping" if node.kind == "map" else "a list"
+    if node.is_null:
+        return "empty (null)"
+    kind = node.tag.rsplit(":", 1)[-1]
+    names = {"int": "a number", "float": "a number", "bool": "a boolean"}
+    return f"{names.get(kind, 'a ' + kind)} ({shorten(shown, 40)})"
+
+
+def as_written(source: Source, written: PNode, node: PNode) -> str:
+    """The entry's own text when it reads back the same as a block-list entry, else a quoted copy."""
+    if written is node and node.style in (None, "'", '"'):
+        text = source.text[node.start:node.end]
+        if text[:1] not in ("&", "!", "*") and "\n" not in text and _reads_as(text, node.value):
+            return text
+    return scalar_text(node.value)
+
+
+def _reads_as(text: str, value: str) -> bool:
+    try:
+        return yaml.safe_load(f"- {text}\n") == [value]
+    except yaml.YAMLError:
+        return False
+
+
+def scalar_text(value: str, flow: bool = False) -> str:
+    """`value` as a YAML scalar: plain when it reads back as the same string, else single-quoted."""
+    plain = value and value == value.strip() and "\n" not in value and value[0] not in "&*!|>'\"%@`#,[]{}-?:"
+    if plain and flow and any(c in value for c in ",[]{}"):
+        plain = False
+    if plain and (": " in value or " #" in value or value.endswith(":") or not _reads_as(value, value)):
+        plain = False
+    return value if plain else "'" + value.replace("'", "''") + "'"
+
+
+def _with_comments(tree: Tree, entry: Slot, items: List[Item]) -> Tuple[List[Item], Tuple[str, ...]]:
+    """Each entry with the comments around it: above it, and after it on its line; and the comments
+    after the last entry.
+
+    `items` are the list's entries in order, whether written here or (an alias) elsewhere. Comments
+    above the `dependencies:` key (at its indentation) and on its line go to the first entry; comments
+    after the last entry (indented deeper than the key) stay after it.
+    """
+    # the entries written here; none for an alias of a list written elsewhere (its comments stay there)
+    spans = [(n.start, n.end) for n in entry.value.items] if entry.value.kind == "seq" else []
+    before, inline, after = _attach(tree.source, _comments_around(tree, entry, spans), spans, len(items))
+    if not spans and items:  # an alias: the comments around it go before its first entry
+        before[0], after = after, []
+    result = [Item(item.value, item.req, item.text, item.path, item.line, item.key, tuple(before[i]), inline[i])
+              for i, item in enumerate(items)]
+    return result, tuple(after)
+
+
+def _comments_around(tree: Tree, entry: Slot, spans: Sequence[Tuple[int, int]]) -> List[Comment]:
+    """Every comment of a `dependencies:` key: above it, in its value, after it (in text order)."""
+    source = tree.source
+    found: List[Comment] = list(leading_comments_of(tree, entry))
+    cursor = entry.key_node.end
+    for start, end in spans:
+        found.extend(comments_in(source, cursor, start))
+        cursor = end
+    found.extend(comments_in(source, cursor, source.line_end(source.line_of(max(cursor, entry.value.end)))))
+    found.extend(trailing_comments_of(tree, entry))
+    return sorted(found, key=lambda c: c.index)
+
+
+def _attach(source: Source, comments: Sequence[Comment], spans: Sequence[Tuple[int, int]],
+            count: int) -> Tuple[List[List[str]], List[str], List[str]]:
+    """Per entry, the own-line comments above it and the comment after it on its line; then the rest.
+
+    A comment after content goes with the last entry ending on its line (if that one has none yet);
+    every other comment goes above the next entry, or after the last one.
+    """
+    before: List[List[str]] = [[] for _ in range(count)]
+    inline = [""] * count
+    pending: List[str] = []
+    position = 0
+    for comment in comments:
+        while position < len(spans) and spans[position][0] < comment.index:
+            before[position], pending = pending, []
+            position += 1
+        last = position - 1
+        if (not comment.own_line and last >= 0 and not inline[last]
+                and source.line_of(spans[last][1]) == source.line_of(comment.index)):
+            inline[last] = (comment.gap or " ") + comment.text
+        else:
+            pending.append(comment.text)
+    while position < len(spans):
+        before[position], pending = pending, []
+        position += 1
+    return before, inline, pending
+
+
+def env_default(member: Member) -> Optional[str]:
+    """The environment whose entries a member's new environment starts with (None: base)."""
+    return member.py_env if member.py_env and member.py_env != BASE else None
