@@ -3,7 +3,13 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pants.option.option_types import EnumOption, IntOption, StrListOption, StrOption
+from pants.option.option_types import (
+    BoolOption,
+    EnumOption,
+    IntOption,
+    StrListOption,
+    StrOption,
+)
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
@@ -134,6 +140,17 @@ class PeachSubsystem(Subsystem):
             lockfiles (`<dir>/<codops>/<env>/uv.lock`). When such a lockfile exists, `package`
             runs `uv lock` starting from it and ships it if that changes nothing (it is current);
             otherwise `stale_lockfile` decides.
+            """
+        ),
+    )
+    align_environments = BoolOption(
+        default=False,
+        help=softwrap(
+            """
+            Lock each named environment starting from its codops' `base` lock, so packages that
+            nobody pinned take `base`'s versions where the environment's requirements allow
+            (`pants peach-drift` shows what differs). Off: each environment resolves on its own
+            and gets the newest versions its requirements allow.
             """
         ),
     )

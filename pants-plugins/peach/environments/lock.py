@@ -3,11 +3,13 @@ a committed lockfile's policy, and the dependency-confusion audit.
 
 The steps, each its own cached process:
 
-1. `uv lock` of the project, and, beside it, `uv pip compile --python-platform` for each platform;
-2. where the universal lock disagrees with a platform's resolution (wheels whose metadata differ),
-   the project declares those packages' metadata and is locked again; what still disagrees fails;
-3. a committed lockfile (`pants generate-lockfiles`) is shipped when `uv lock` started from it
-   changes nothing; otherwise `[peach].stale_lockfile` decides;
+1. a committed lockfile (`pants generate-lockfiles`) is shipped when `uv lock` started from it
+   (with the dependency metadata it records) changes nothing; otherwise `[peach].stale_lockfile`
+   decides, and a fresh lock is made:
+2. `uv lock` of the project (from the codops' base lock with `[peach].align_environments`);
+3. `uv pip compile --python-platform` for each platform, constrained to the lock's versions: where
+   the universal lock disagrees with a platform (wheels whose metadata differ), the project
+   declares those packages' metadata and is locked again; what still disagrees fails;
 4. every private package in the lock must come from the private index.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import posixpath
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from pants.engine.fs import (
     CreateDigest,
@@ -31,17 +33,24 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
+from peach.config.model import BASE
 from peach.config.names import matches_any
 from peach.environments.index import PrivateIndexSetup
 from peach.environments.platforms import ImagePlatforms
-from peach.environments.project import EnvironmentProject, EnvironmentRequest
+from peach.environments.project import (
+    EnvironmentProject,
+    EnvironmentRequest,
+    KnownEnvironments,
+)
 from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
 from peach.uv.lockfile import Installed, LockChanges, audit, lock_changes, parse_lock
 from peach.uv.platforms import (
     DependencyMetadata,
     Platform,
     check,
+    declared_metadata,
     describe,
+    lock_constraints,
     metadata_fixes,
     parse_compile,
     pinned_overrides,
@@ -68,8 +77,9 @@ def resolve_name(codops: str, environment: str) -> str:
 class UvLockRequest:
     project: EnvironmentProject
     metadata: Tuple[DependencyMetadata, ...] = ()
-    existing: Optional[bytes] = None  # a committed uv.lock to start from (uv keeps its versions)
+    existing: Optional[bytes] = None  # a uv.lock to start from (uv keeps its versions where it can)
     fresh: bool = False  # re-resolve on every run (generate-lockfiles), never from a cache
+    purpose: str = ""  # shown after the process's description: "check", "aligned with base"
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ async def run_uv_lock(request: UvLockRequest, setup: PrivateIndexSetup) -> UvLoc
         files.append(FileContent(f"{project.dir}/uv.lock", request.existing))
     created = await Get(Digest, CreateDigest(files))
     digest = await Get(Digest, MergeDigests([created, project.index_files]))
-    what = "generate-lockfiles" if request.fresh else ("check" if request.existing is not None else "")
+    what = "generate-lockfiles" if request.fresh else request.purpose
     result = await Get(FallibleProcessResult, UvProcess(
         argv=("lock", "--directory", project.dir),
         input_digest=digest,
@@ -107,6 +117,8 @@ class PlatformResolutionRequest:
     fresh: bool = False
     # `name @ <file>` for private packages that only arrive transitively (see `pinned_overrides`).
     overrides: Tuple[str, ...] = ()
+    # `name==version` of the lock being checked (see `lock_constraints`).
+    constraints: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,21 +133,32 @@ async def resolve_for_platform(
 ) -> PlatformResolution:
     project = request.project
     files = [FileContent(f"{project.dir}/pyproject.toml", project.pyproject())]
-    overrides: Tuple[str, ...] = ()
+    options: Tuple[str, ...] = ()
     if request.overrides:
         files.append(FileContent(f"{project.dir}/{_OVERRIDES}", "".join(f"{o}\n" for o in request.overrides).encode()))
-        overrides = ("--overrides", _OVERRIDES)
+        options += ("--overrides", _OVERRIDES)
+    if request.constraints:
+        files.append(FileContent(f"{project.dir}/{_CONSTRAINTS}",
+                                 "".join(f"{c}\n" for c in request.constraints).encode()))
+        options += ("--constraints", _CONSTRAINTS)
     created = await Get(Digest, CreateDigest(files))
     digest = await Get(Digest, MergeDigests([created, project.index_files]))
+    argv = ("pip", "compile", "--directory", project.dir, "pyproject.toml", "--python-version",
+            image.python_version, "--python-platform", request.platform.name, "--annotation-style", "line",
+            "--no-header", *options)
+    description = f"uv pip compile {project.name} for {request.platform.name}"
+    relocated = (f"{project.dir}/{_OVERRIDES}",) if request.overrides else ()
+    scope = ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL
+    # After the lock, the uv cache holds what the platform's resolution needs unless the wheels
+    # disagree: offline first (a tenth of a second), online only when something is missing.
     result = await Get(FallibleProcessResult, UvProcess(
-        argv=("pip", "compile", "--directory", project.dir, "pyproject.toml", "--python-version",
-              image.python_version, "--python-platform", request.platform.name, "--annotation-style", "line",
-              "--no-header", *overrides),
-        input_digest=digest,
-        relocated_inputs=(f"{project.dir}/{_OVERRIDES}",) if overrides else (),
-        description=f"uv pip compile {project.name} for {request.platform.name}",
-        cache_scope=ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL,
+        argv=(*argv, "--offline"), input_digest=digest, description=f"{description} (offline)",
+        relocated_inputs=relocated, cache_scope=scope, level=LogLevel.DEBUG,
     ))
+    if result.exit_code != 0:
+        result = await Get(FallibleProcessResult, UvProcess(
+            argv=argv, input_digest=digest, description=description, relocated_inputs=relocated, cache_scope=scope,
+        ))
     if result.exit_code != 0:
         raise PackagingError(lock_failure(project.name, setup, result.stderr.decode(errors="replace"),
                                           f" for the platform {request.platform.name}"))
@@ -148,6 +171,7 @@ async def resolve_for_platform(
 
 
 _OVERRIDES = ".peach-overrides.txt"
+_CONSTRAINTS = ".peach-constraints.txt"
 
 
 def lock_failure(name: str, setup: PrivateIndexSetup, stderr: str, what: str = "") -> str:
@@ -168,12 +192,30 @@ class LockedEnvironment:
     lock: str  # sandbox-independent; `relocate` it to the build root before writing it out
     metadata: Tuple[DependencyMetadata, ...]
     committed: Optional[str]  # the committed lockfile's path, when there is one
+    committed_lock: Optional[str] = None  # and its content
 
 
 @dataclass(frozen=True)
 class LockEnvironmentRequest:
     request: EnvironmentRequest
     fresh: bool = False  # generate-lockfiles: resolve anew, ignore a committed lockfile
+
+
+async def _platform_view(
+    project: EnvironmentProject, lock_text: str, fresh: bool, setup: PrivateIndexSetup, image: ImagePlatforms
+) -> Dict[Platform, Dict[str, Installed]]:
+    """What each of the image's platforms installs, resolved on its own with the lock's versions."""
+    lock = parse_lock(lock_text)
+    directory = setup.location if setup.is_directory else ""
+    transitive = project.spec.transitive_private
+    requests = []
+    for platform in image.platforms:
+        overrides = pinned_overrides(lock, transitive, platform, directory) if transitive else ()
+        pinned = [o.split(" @ ", 1)[0] for o in overrides]
+        requests.append(PlatformResolutionRequest(project, platform, fresh, overrides,
+                                                  lock_constraints(lock, exclude=pinned)))
+    resolutions = await MultiGet(Get(PlatformResolution, PlatformResolutionRequest, r) for r in requests)
+    return {r.platform: dict(r.packages) for r in resolutions}
 
 
 @rule(desc="Lock a peach environment", level=LogLevel.DEBUG)
@@ -186,57 +228,61 @@ async def lock_environment(
         Get(EnvironmentProject, EnvironmentRequest, request),
         Get(DigestContents, PathGlobs([committed_path])),
     )
-    transitive = project.spec.transitive_private
-    if not transitive:
-        first, *resolutions = await MultiGet(
-            Get(UvLockResult, UvLockRequest(project, fresh=fresh)),
-            *(Get(PlatformResolution, PlatformResolutionRequest(project, p, fresh)) for p in image.platforms),
-        )
-        lock = parse_lock(first.lock)
-    else:
-        # A platform resolution pins transitive private packages only with the files the lock took.
-        first = await Get(UvLockResult, UvLockRequest(project, fresh=fresh))
-        lock = parse_lock(first.lock)
-        directory = setup.location if setup.is_directory else ""
-        resolutions = await MultiGet(
-            Get(PlatformResolution, PlatformResolutionRequest(
-                project, p, fresh, pinned_overrides(lock, transitive, p, directory)))
-            for p in image.platforms
-        )
-    by_platform = {r.platform: dict(r.packages) for r in resolutions}
-    metadata: Tuple[DependencyMetadata, ...] = ()
-    if check(lock, by_platform, image.python_version):
-        metadata = metadata_fixes(lock, by_platform, image.python_version)
-    final = first.lock if not metadata else None
-    if committed and not fresh:
-        existing = committed[0].content
-        started = await Get(UvLockResult, UvLockRequest(project, metadata, existing=existing))
-        if started.lock.encode() == existing:
-            final = started.lock
+    committed_lock = committed[0].content.decode() if committed else None
+    final: Optional[str] = None
+    if committed_lock is not None and not fresh:
+        # Current when `uv lock` started from it (with the metadata it was made with) changes nothing.
+        declared = declared_metadata(parse_lock(committed_lock))
+        started = await Get(UvLockResult, UvLockRequest(project, declared, existing=committed_lock.encode(),
+                                                        purpose="check"))
+        if started.lock == committed_lock:
+            final, metadata = committed_lock, declared
+            by_platform = await _platform_view(project, final, fresh, setup, image)
         else:
-            final = stale_policy(peach, project, committed_path, existing.decode(), started.lock, final)
+            stale_policy(peach, project, committed_path, committed_lock, started.lock)
     if final is None:
-        final = (await Get(UvLockResult, UvLockRequest(project, metadata, fresh=fresh))).lock
+        start = None
+        if peach.align_environments and request.environment not in (BASE, peach.gateway_environment):
+            # Start from the codops' base lock: unpinned shared packages keep base's versions.
+            known = await Get(KnownEnvironments)
+            base = known.by_name.get(resolve_name(request.codops, BASE))
+            if base is not None:
+                start = (await Get(LockedEnvironment, LockEnvironmentRequest(base, fresh))).lock.encode()
+        first = await Get(UvLockResult, UvLockRequest(project, existing=start, fresh=fresh, purpose=_aligned(start)))
+        by_platform = await _platform_view(project, first.lock, fresh, setup, image)
+        metadata = ()
+        if check(parse_lock(first.lock), by_platform, image.python_version):
+            metadata = metadata_fixes(parse_lock(first.lock), by_platform, image.python_version)
+        final = first.lock
+        if metadata:
+            # Locked again from the first lock, so the versions the platforms resolved stay.
+            final = (await Get(UvLockResult, UvLockRequest(project, metadata, existing=first.lock.encode(),
+                                                           fresh=fresh, purpose="with metadata"))).lock
     parsed = parse_lock(final)
     still = check(parsed, by_platform, image.python_version)
     if still:
+        regenerate = (f" The committed lockfile {committed_path} is the one that disagrees: regenerate it with "
+                      f"`pants generate-lockfiles --resolve={resolve_name(request.codops, request.environment)}`."
+                      if final == committed_lock and not fresh else "")
         raise PackagingError(
             f"environment `{project.name}`: the lock does not match what the image's platforms install, even "
             f"with the metadata of the packages whose wheels disagree declared: {describe(still)}. The lockfile "
-            "was not written. Pin the packages concerned to versions whose wheels agree, or report it with the "
-            "environment's pyproject.toml."
+            "was not written." + (regenerate or " Pin the packages concerned to versions whose wheels agree, or "
+                                              "report it with the environment's pyproject.toml.")
         )
     problem = audit(parsed, lambda name: matches_any(name, peach.private_packages), project.index_in_lock)
     if problem:
         raise PackagingError(f"environment `{project.name}`: DEPENDENCY CONFUSION: {problem}. "
                              "The lockfile was not written.")
     return LockedEnvironment(project, project.pyproject(metadata), final, metadata,
-                             committed_path if committed else None)
+                             committed_path if committed else None, committed_lock)
 
 
-def stale_policy(
-    peach: PeachSubsystem, project: EnvironmentProject, path: str, committed: str, relocked: str, fresh: Optional[str]
-) -> Optional[str]:
+def _aligned(start: Optional[bytes]) -> str:
+    return "aligned with base" if start is not None else ""
+
+
+def stale_policy(peach: PeachSubsystem, project: EnvironmentProject, path: str, committed: str, relocked: str) -> None:
     """What a stale committed lockfile turns into: an error, or (warn/ignore) a fresh lock."""
     diff = stale_changes(committed, relocked)
     message = (
@@ -249,7 +295,6 @@ def stale_policy(
         raise PackagingError(message + "\n(or set `[peach].stale_lockfile` to `warn` to re-lock when packaging)")
     if peach.stale_lockfile == StaleLockfileBehavior.warn:
         logger.warning(message + "Packaging a freshly resolved lockfile instead.")
-    return fresh
 
 
 def stale_changes(committed: str, relocked: str) -> LockChanges:

@@ -10,7 +10,8 @@ from typing import Tuple
 from pants.core.util_rules.distdir import DistDir
 from pants.engine.fs import EMPTY_DIGEST, Digest
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import Target
+from pants.engine.target import AllTargets, Target
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
@@ -92,6 +93,20 @@ class EnvironmentProject:
 
 def _with_metadata(spec: ProjectSpec, metadata: Tuple[DependencyMetadata, ...]) -> ProjectSpec:
     return replace(spec, dependency_metadata=metadata)
+
+
+@dataclass(frozen=True)
+class KnownEnvironments:
+    """Every environment of the repository by its resolve name, `peach/<codops>/<env>`."""
+
+    by_name: FrozenDict[str, EnvironmentRequest]
+
+
+@rule(desc="Find the peach environments", level=LogLevel.DEBUG)
+async def known_environments(all_targets: AllTargets) -> KnownEnvironments:
+    requests = (EnvironmentRequest.from_target(t) for t in all_targets
+                if t.has_fields((CodopsField, EnvironmentNameField, RequirementsField)))
+    return KnownEnvironments(FrozenDict({f"peach/{r.codops}/{r.environment}": r for r in requests}))
 
 
 def pin(requirement: str, versions: dict) -> str:

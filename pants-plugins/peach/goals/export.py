@@ -37,8 +37,7 @@ from peach.environments.lock import (
     LockEnvironmentRequest,
     resolve_name,
 )
-from peach.environments.project import EnvironmentRequest
-from peach.goals.lockfiles import PeachResolves
+from peach.environments.project import EnvironmentRequest, KnownEnvironments
 from peach.target_types import (
     CodopsField,
     EnvironmentNameField,
@@ -61,7 +60,7 @@ def export_dir(codops: str, environment: str) -> str:
     return f"peach-{codops}/{environment}"
 
 
-def wanted(names: List[str], resolves: PeachResolves) -> Dict[str, EnvironmentRequest]:
+def wanted(names: List[str], resolves: KnownEnvironments) -> Dict[str, EnvironmentRequest]:
     """The environments of `names`: resolve names, or prefixes ending in `/` (`peach/zzebu/`)."""
     found = {}
     for name in names:
@@ -87,7 +86,8 @@ async def export_environment(
 ) -> ExportResult:
     env = request.environment
     reldir = export_dir(env.codops, env.environment)
-    pex_request = uv.to_pex_request()
+    # The tool's own interpreter constraints, so a repository needs no `[python]` settings for it.
+    pex_request = uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints)
     # A pex that runs in a venv of its own, where the `uv` console script finds its binary.
     pex_request = dataclasses.replace(pex_request, additional_args=(*pex_request.additional_args, "--venv", "prepend"))
     locked, uv_pex, python, env_binary, caller = await MultiGet(
@@ -137,7 +137,7 @@ async def export_environment(
 
 @rule(desc="Export peach environments", level=LogLevel.DEBUG)
 async def export_peach_environments(
-    request: ExportPeachEnvironmentsRequest, export: ExportSubsystem, resolves: PeachResolves
+    request: ExportPeachEnvironmentsRequest, export: ExportSubsystem, resolves: KnownEnvironments
 ) -> ExportResults:
     names = [n for n in export.options.resolve if n.startswith("peach/")]
     if export.options.resolve:

@@ -54,6 +54,8 @@ class LockedPackage:
 @dataclass(frozen=True)
 class Lock:
     packages: Tuple[LockedPackage, ...]
+    # `[[manifest.dependency-metadata]]`, as uv wrote it: (name, version, requires-dist, provides-extras)
+    declared_metadata: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...]], ...] = ()
 
     @property
     def root(self) -> Optional[LockedPackage]:
@@ -102,7 +104,12 @@ def parse_lock(text: str) -> Lock:
             requires=tuple(_requirement(r) for r in entry.get("metadata", {}).get("requires-dist", [])),
             wheels=tuple(w for w in wheels if w),
         ))
-    return Lock(tuple(packages))
+    declared = tuple(
+        (str(m.get("name", "")), str(m.get("version", "")), tuple(str(r) for r in m.get("requires-dist", [])),
+         tuple(str(e) for e in m.get("provides-extras", [])))
+        for m in (data.get("manifest", {}) or {}).get("dependency-metadata", [])
+    )
+    return Lock(tuple(packages), declared)
 
 
 # ---------------------------------------------------------------------------------------------

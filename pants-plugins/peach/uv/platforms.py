@@ -127,6 +127,23 @@ def pinned_overrides(lock: Lock, names: Sequence[str], platform: Platform, direc
     return tuple(overrides)
 
 
+def lock_constraints(lock: Lock, exclude: Sequence[str] = ()) -> Tuple[str, ...]:
+    """`name==version` for each package the lock takes from an index (once), but `exclude`.
+
+    A platform's resolution under these constraints installs the lock's versions: what it then
+    installs differently from the lock comes from the wheels' metadata, not from newer releases (a
+    committed or aligned lock keeps older versions than a fresh resolution would take).
+    """
+    skip = {canonical_name(n) for n in exclude}
+    counts: Dict[str, int] = {}
+    for package in lock.packages:
+        counts[package.name] = counts.get(package.name, 0) + 1
+    return tuple(sorted(
+        f"{p.name}=={p.version}" for p in lock.packages
+        if not p.is_root and p.registry and counts[p.name] == 1 and p.name not in skip
+    ))
+
+
 def evaluator(platform: Platform, python_version: str):
     env = platform.environment(python_version)
     cache: Dict[str, bool] = {}
@@ -195,6 +212,12 @@ class DependencyMetadata:
     version: str
     requires_dist: Tuple[str, ...]
     provides_extras: Tuple[str, ...] = ()
+
+
+def declared_metadata(lock: Lock) -> Tuple[DependencyMetadata, ...]:
+    """The dependency metadata a lock was made with (uv records it in the lock's manifest)."""
+    return tuple(DependencyMetadata(name, version, requires, extras)
+                 for name, version, requires, extras in lock.declared_metadata)
 
 
 def differences(locked: Mapping[str, Installed], resolved: Mapping[str, Installed]) -> List[str]:

@@ -5,7 +5,10 @@ import pytest
 from peach.uv.lockfile import parse_lock
 from peach.uv.lockfile_test import ROOTED
 from peach.uv.platforms import (
+    DependencyMetadata,
     check,
+    declared_metadata,
+    lock_constraints,
     metadata_fixes,
     parse_compile,
     parse_platform,
@@ -116,3 +119,56 @@ wheels = [{ path = "pipe_core-2.0.0-py3-none-any.whl" }]
         "pipe-core @ file:///$PEACH_BUILD_ROOT/idx/pipe_core-2.0.0-py3-none-any.whl",
     )
     assert pinned_overrides(lock, ["pipe-algorithms-lib"], ARM, "")[0].endswith("manylinux_2_17_aarch64.whl")
+
+
+FORKED = """\
+version = 1
+revision = 3
+
+[[manifest.dependency-metadata]]
+name = "torch"
+version = "2.0.0"
+requires-dist = ["triton==2.0.0 ; platform_machine == 'x86_64' and sys_platform == 'linux'"]
+
+[[package]]
+name = "peach-zzebu-ml"
+version = "0.0.0"
+source = { virtual = "." }
+
+[[package]]
+name = "numpy"
+version = "1.26.4"
+source = { registry = "https://public.example.invalid/simple" }
+
+[[package]]
+name = "numpy"
+version = "2.1.0"
+source = { registry = "https://public.example.invalid/simple" }
+
+[[package]]
+name = "pipe-core"
+version = "1.0.0"
+source = { registry = "http://127.0.0.1:8081/simple" }
+
+[[package]]
+name = "six"
+version = "1.16.0"
+source = { registry = "https://public.example.invalid/simple" }
+
+[[package]]
+name = "tool"
+version = "0.1.0"
+source = { git = "https://git.example.invalid/tool?rev=abc" }
+"""
+
+
+def test_lock_constraints_pin_what_the_lock_takes_from_an_index_once() -> None:
+    # Not the project, not a package from git, not a package forked into two versions, not an override.
+    assert lock_constraints(parse_lock(FORKED), exclude=["Pipe_Core"]) == ("six==1.16.0",)
+    assert lock_constraints(parse_lock(FORKED)) == ("pipe-core==1.0.0", "six==1.16.0")
+
+
+def test_declared_metadata_is_read_from_the_lock_manifest() -> None:
+    assert declared_metadata(parse_lock(FORKED)) == (DependencyMetadata(
+        "torch", "2.0.0", ("triton==2.0.0 ; platform_machine == 'x86_64' and sys_platform == 'linux'",)),)
+    assert declared_metadata(parse_lock(ROOTED)) == ()
