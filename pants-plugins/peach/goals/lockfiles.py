@@ -5,6 +5,7 @@ directory index appears as `file:///$PEACH_BUILD_ROOT/...`), so it is current in
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from pants.core.goals.generate_lockfiles import (
@@ -12,24 +13,27 @@ from pants.core.goals.generate_lockfiles import (
     GenerateLockfileResult,
     KnownUserResolveNames,
     KnownUserResolveNamesRequest,
+    LockfileDiff,
     RequestedUserResolveNames,
     UserGenerateLockfiles,
 )
 from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import AllTargets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # packaging 21.3 and a newer pyparsing
+    from packaging.version import InvalidVersion, Version
 
 from peach.environments.lock import (
     LockedEnvironment,
     LockEnvironmentRequest,
     lockfile_path,
-    resolve_name,
 )
-from peach.environments.project import EnvironmentRequest
+from peach.environments.project import EnvironmentRequest, KnownEnvironments
 from peach.subsystem import PeachSubsystem
-from peach.target_types import CodopsField, EnvironmentNameField, RequirementsField
+from peach.uv.lockfile import parse_lock
 
 
 class KnownPeachResolveNamesRequest(KnownUserResolveNamesRequest):
@@ -45,22 +49,8 @@ class GeneratePeachLockfile(GenerateLockfile):
     environment: EnvironmentRequest
 
 
-@dataclass(frozen=True)
-class PeachResolves:
-    """Every environment by its resolve name, `peach/<codops>/<env>`."""
-
-    by_name: FrozenDict[str, EnvironmentRequest]
-
-
-@rule(desc="Find the peach environments' resolves")
-async def peach_resolves(all_targets: AllTargets) -> PeachResolves:
-    requests = (EnvironmentRequest.from_target(t) for t in all_targets
-                if t.has_fields((CodopsField, EnvironmentNameField, RequirementsField)))
-    return PeachResolves(FrozenDict({resolve_name(r.codops, r.environment): r for r in requests}))
-
-
 @rule
-async def known_peach_resolves(_: KnownPeachResolveNamesRequest, resolves: PeachResolves) -> KnownUserResolveNames:
+async def known_peach_resolves(_: KnownPeachResolveNamesRequest, resolves: KnownEnvironments) -> KnownUserResolveNames:
     return KnownUserResolveNames(
         names=tuple(sorted(resolves.by_name)),
         option_name="[peach] (one resolve per py_environment: peach/<codops>/<env>)",
@@ -70,7 +60,7 @@ async def known_peach_resolves(_: KnownPeachResolveNamesRequest, resolves: Peach
 
 @rule
 async def plan_peach_lockfiles(
-    requested: RequestedPeachResolveNames, resolves: PeachResolves, peach: PeachSubsystem
+    requested: RequestedPeachResolveNames, resolves: KnownEnvironments, peach: PeachSubsystem
 ) -> UserGenerateLockfiles:
     return UserGenerateLockfiles(
         GeneratePeachLockfile(
@@ -83,11 +73,26 @@ async def plan_peach_lockfiles(
     )
 
 
+def _versions(lock_text: str) -> FrozenDict:
+    return FrozenDict({name: _version(v) for name, v in parse_lock(lock_text).versions().items()})
+
+
+def _version(text: str):
+    try:
+        return Version(text)
+    except InvalidVersion:  # a version uv accepts and packaging 21.3 does not: compare as text
+        return text
+
+
 @rule(desc="Generate a committed peach lockfile")
 async def generate_peach_lockfile(request: GeneratePeachLockfile) -> GenerateLockfileResult:
     locked = await Get(LockedEnvironment, LockEnvironmentRequest(request.environment, fresh=True))
     digest = await Get(Digest, CreateDigest([FileContent(request.lockfile_dest, locked.lock.encode())]))
-    return GenerateLockfileResult(digest, request.resolve_name, request.lockfile_dest)
+    diff = None
+    if request.diff:  # `[generate-lockfiles].diff`: Pants prints what changed against the old lockfile
+        old = _versions(locked.committed_lock) if locked.committed_lock else FrozenDict()
+        diff = LockfileDiff.create(request.lockfile_dest, request.resolve_name, old, _versions(locked.lock))
+    return GenerateLockfileResult(digest, request.resolve_name, request.lockfile_dest, diff)
 
 
 def rules():

@@ -1,0 +1,184 @@
+"""The `package` rules, run with canned locks: what each writes, `environments.json`, and what
+`lock-changes.json` compares a lock with."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+from pants.base.build_root import BuildRoot
+from pants.core.goals.package import (
+    BuiltPackage,
+    BuiltPackageArtifact,
+    EnvironmentAwarePackageRequest,
+)
+from pants.engine.addresses import Address
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, MergeDigests
+from pants.engine.target import DependenciesRequest, Targets
+from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
+from pants.util.frozendict import FrozenDict
+
+from peach.config.decorators import DecoratedFunction
+from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
+from peach.environments.lock_test import lock_text, project
+from peach.goals.package import (
+    PeachCodopsFieldSet,
+    PreviousBuild,
+    PyEnvironmentFieldSet,
+    environment_changes,
+    package_codops,
+    package_py_environment,
+)
+from peach.target_types import (
+    ComponentRecord,
+    PeachCodopsTarget,
+    PeachEndpointTarget,
+    PeachTaskTarget,
+    PyEnvironmentTarget,
+)
+from peach.uv.runner import FILE_URL_TOKEN
+
+
+def environment_target(name: str) -> PyEnvironmentTarget:
+    return PyEnvironmentTarget(
+        {"codops": "zzebu", "environment": name, "requirements": ["pipe-algorithms-lib==1.1.0", "six"],
+         "config_files": ["zzebu/peach.conf/app.yaml"]},
+        Address("zzebu/peach.conf", target_name=name),
+    )
+
+
+ENDPOINT = PeachEndpointTarget(
+    {"codops": "zzebu", "endpoint": "recommend", "url": "/recommend", "environment": "ml",
+     "components": [ComponentRecord("main", "zzebu/nb/rec.ipynb", "recommend", False),
+                    ComponentRecord("fallback", "zzebu/nb/rules.ipynb", "", True)]},
+    Address("zzebu/peach.conf", target_name="endpoint-recommend"),
+)
+TASK = PeachTaskTarget(
+    {"codops": "zzebu", "task": "retrain", "notebook": "zzebu/nb/train.ipynb", "method": "train",
+     "full_notebook": False, "environment": "base"},
+    Address("zzebu/peach.conf", target_name="task-retrain"),
+)
+DECORATED = DecoratedFunction("zzebu/nb/rec.ipynb", 2, 3, "recommend", "peach", "ml")
+CODOPS = PeachCodopsTarget({"codops": "zzebu", "decorated": [DECORATED]}, Address("zzebu/peach.conf", target_name="zzebu"))
+
+
+def locked(environment: str, lock: str, committed_lock: str = None) -> LockedEnvironment:
+    the_project = project(environment)
+    return LockedEnvironment(the_project, the_project.pyproject(), lock, (),
+                             "3rdparty/peach/locks/zzebu/ml/uv.lock" if committed_lock else None, committed_lock)
+
+
+class Digests:
+    """A fake `CreateDigest`: every file written, by path."""
+
+    def __init__(self) -> None:
+        self.files: Dict[str, bytes] = {}
+
+    def create(self, request: CreateDigest) -> Digest:
+        for entry in request:
+            self.files[entry.path] = entry.content
+        return EMPTY_DIGEST
+
+
+@pytest.fixture
+def buildroot(tmp_path: Path) -> BuildRoot:
+    root = BuildRoot()
+    with root.temporary(str(tmp_path)):
+        yield root
+
+
+def test_an_environment_ships_its_pyproject_and_its_lock_pointed_at_this_checkout(buildroot: BuildRoot) -> None:
+    lock = lock_text().replace("http://127.0.0.1:8081/simple", f"{FILE_URL_TOKEN}/example/private-index")
+    digests = Digests()
+    built = run_rule_with_mocks(
+        package_py_environment,
+        rule_args=[PyEnvironmentFieldSet.create(environment_target("ml")), buildroot],
+        mock_gets=[
+            MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locked(r.request.environment, lock)),
+            MockGet(Digest, (CreateDigest,), digests.create),
+        ],
+    )
+    assert [a.relpath for a in built.artifacts] == ["peach/zzebu/ml/pyproject.toml", "peach/zzebu/ml/uv.lock"]
+    assert digests.files["peach/zzebu/ml/pyproject.toml"] == project("ml").pyproject()
+    written = digests.files["peach/zzebu/ml/uv.lock"].decode()
+    assert f'registry = "file://{buildroot.path}/example/private-index"' in written
+    assert FILE_URL_TOKEN not in written
+
+
+def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previous: Dict[str, str]) -> Digests:
+    targets = Targets([environment_target("base"), environment_target("ml"), ENDPOINT, TASK])
+    digests = Digests()
+    built = run_rule_with_mocks(
+        package_codops,
+        rule_args=[PeachCodopsFieldSet.create(CODOPS), buildroot],
+        mock_gets=[
+            MockGet(Targets, (DependenciesRequest,), lambda _: targets),
+            MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), lambda r: BuiltPackage(EMPTY_DIGEST, ())),
+            MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locks[r.request.environment]),
+            MockGet(PreviousBuild, (), lambda: PreviousBuild(FrozenDict(previous))),
+            MockGet(Digest, (CreateDigest,), digests.create),
+            MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
+        ],
+    )
+    assert built.artifacts == (BuiltPackageArtifact(
+        "peach/zzebu", extra_log_lines=("    environments.json, lock-changes.json and the projects base, ml",)),)
+    return digests
+
+
+def test_environments_json_lists_environments_endpoints_tasks_and_decorated_functions(buildroot: BuildRoot) -> None:
+    locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text())}
+    document = json.loads(run_codops(buildroot, locks, {}).files["peach/zzebu/environments.json"])
+    assert document == {
+        "codops": "zzebu",
+        "environments": {
+            "base": {"project_dir": "peach/zzebu/base", "requirements": ["pipe-algorithms-lib==1.1.0", "six"]},
+            "ml": {"project_dir": "peach/zzebu/ml", "requirements": ["pipe-algorithms-lib==1.1.0", "six"]},
+        },
+        "endpoints": [
+            {"endpoint": "recommend", "component": "fallback", "url": "/recommend", "notebook": "zzebu/nb/rules.ipynb",
+             "method": "", "full_notebook": True, "environment": "ml", "project_dir": "peach/zzebu/ml"},
+            {"endpoint": "recommend", "component": "main", "url": "/recommend", "notebook": "zzebu/nb/rec.ipynb",
+             "method": "recommend", "full_notebook": False, "environment": "ml", "project_dir": "peach/zzebu/ml"},
+        ],
+        "tasks": [{"task": "retrain", "notebook": "zzebu/nb/train.ipynb", "method": "train", "full_notebook": False,
+                   "environment": "base", "project_dir": "peach/zzebu/base"}],
+        "decorated": [{"notebook": "zzebu/nb/rec.ipynb", "cell": 2, "line": 3, "function": "recommend",
+                       "decorator": "peach", "environment": "ml", "project_dir": "peach/zzebu/ml"}],
+    }
+
+
+def test_lock_changes_compare_with_the_previous_build_and_log_one_line_per_changed_environment(
+    buildroot: BuildRoot, caplog: pytest.LogCaptureFixture
+) -> None:
+    locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text(six="1.17.0"))}
+    previous = {"zzebu/base": lock_text(), "zzebu/ml": lock_text(six="1.16.0")}
+    with caplog.at_level(logging.INFO):
+        digests = run_codops(buildroot, locks, previous)
+    changes = json.loads(digests.files["peach/zzebu/lock-changes.json"])["environments"]
+    assert changes["zzebu/base"]["summary"] == "no changes"
+    assert changes["zzebu/ml"]["summary"] == "1 changed"
+    assert changes["zzebu/ml"]["changed"] == [{"name": "six", "old": "1.16.0", "new": "1.17.0"}]
+    logged: List[str] = [r.getMessage() for r in caplog.records]
+    assert [line for line in logged if line.startswith("zzebu/")] == ["zzebu/ml: 1 changed (six 1.16.0 -> 1.17.0)"]
+
+
+def test_changes_are_against_the_committed_lockfile_first() -> None:
+    committed = lock_text(six="1.15.0")
+    env = locked("ml", lock_text(six="1.17.0"), committed_lock=committed)
+    previous = PreviousBuild(FrozenDict({"zzebu/ml": lock_text(six="1.16.0")}))
+    changes = environment_changes("zzebu", env, lock_text(six="1.17.0"), previous)
+    assert changes.changed == (("six", "1.15.0", "1.17.0"),)
+
+
+def test_a_first_build_lists_every_package_as_added() -> None:
+    changes = environment_changes("zzebu", locked("ml", lock_text()), lock_text(), PreviousBuild(FrozenDict()))
+    assert changes.added == (("pipe-algorithms-lib", "1.1.0"), ("six", "1.17.0"))
+    assert not changes.removed and not changes.changed
+
+
+def test_an_unchanged_rebuild_has_no_changes() -> None:
+    shipped = lock_text()
+    changes = environment_changes("zzebu", locked("ml", shipped), shipped, PreviousBuild(FrozenDict({"zzebu/ml": shipped})))
+    assert changes.empty
