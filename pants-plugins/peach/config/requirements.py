@@ -4,6 +4,7 @@ No Pants imports. `packaging` is the version Pants 2.17 ships (21.3).
 """
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass, replace
@@ -72,8 +73,12 @@ VALID_REQUIREMENT = (
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_requirement(text: str) -> Req:
-    """Parse one dependency string; raises RequirementSyntaxError with the reason and the fix."""
+    """Parse one dependency string; raises RequirementSyntaxError with the reason and the fix.
+
+    Memoized: a large repository repeats the same strings in many files.
+    """
     stripped = text.strip()
     if not stripped:
         raise RequirementSyntaxError("the dependency is an empty string", "delete the empty entry")

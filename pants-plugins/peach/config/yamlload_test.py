@@ -119,3 +119,33 @@ def test_recursive_alias_is_an_error() -> None:
 
 def test_complex_key_is_an_error() -> None:
     assert error(b"? [a, b]\n: 1\n").startswith("f.yaml:1:3: a mapping key must be a plain value, not a list")
+
+
+def test_the_fast_and_the_pure_loader_read_every_config_alike() -> None:
+    """libyaml composes the configs; where it succeeds, the tree equals the pure loader's, lines and all."""
+    import glob
+    import os
+
+    from peach.config import yamlload
+
+    assert yamlload._FAST_LOADER is not None  # Pants ships PyYAML with libyaml
+    root = os.path.dirname(os.path.abspath(__file__))
+    samples = [
+        b"codops: zzebu\npy_environments:\n  base: {dependencies: [orjson==3.10.0, 'uvicorn[standard]']}\n"
+        b"endpoints:\n  r: &r\n    url: /r\n    components: {main: {notebook: a.ipynb, method: f}}\n"
+        b"  s:\n    <<: *r\n    url: /s\n# a comment\ntasks:\n  t: {notebook: b.ipynb, method: g, full_notebook: yes}\n",
+        "codops: x\nname: \"\u00e9t\u00e9\"\nlist: [1, 2.5, null, ~, true, 2024-01-01]\n".encode(),
+        b"\xef\xbb\xbfcodops: bom\n",
+    ]
+    for path in glob.glob(os.path.join(root, "**", "*.yaml"), recursive=True):
+        with open(path, "rb") as f:
+            samples.append(f.read())
+    compared = 0
+    for content in samples:
+        text = yamlload._decode("x.yaml", content)
+        fast = yamlload._load_fast("x.yaml", text)
+        if fast is yamlload._FAILED:
+            continue
+        assert fast == yamlload._load_pure("x.yaml", text)
+        compared += 1
+    assert compared >= 3
