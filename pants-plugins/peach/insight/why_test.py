@@ -151,7 +151,3 @@ def test_counting_stops_on_a_huge_graph(monkeypatch) -> None:
     analysis = Analysis(view(diamonds(9), (prov("a==1", "base", "peach.yaml:3"),)))
     paths, total, complete = dependency_paths(analysis, "z", limit=10)
     assert len(paths) == 10 and total == 512 and not complete  # the last level is counted whole
-
-
-def test_why_is_deterministic() -> None:
-    assert why(view(), "numpy").as_json() == why(view(), "numpy").as_json()

@@ -48,10 +48,6 @@ def test_pyproject_content() -> None:
     }
 
 
-def test_pyproject_is_deterministic() -> None:
-    assert render_pyproject(SPEC) == render_pyproject(SPEC)
-
-
 def test_flat_directory_index() -> None:
     url, flat = index_url_for_project("example/private-index", "dist/peach/zzebu/ml")
     assert (url, flat) == ("../../../../example/private-index", True)
