@@ -328,6 +328,12 @@ def peach_targets(
 async def generate_peach_targets(
     request: GeneratePeachTargetsRequest, peach: PeachSubsystem, union_membership: UnionMembership
 ) -> GeneratedTargets:
+    address = request.generator.address
+    if not address.spec_path and not address.target_name:
+        raise ConfigError([Problem(
+            "BUILD", 0, "peach_config", "the `peach_config` at the build root has no name, so the targets it "
+            "generates would have no valid address", "a name, e.g. `peach_config(name=\"peach\")`",
+            "write `peach_config(name=\"peach\")`; its targets are then `//:peach#<codops>`...")])
     sources = await Get(HydratedSources, HydrateSourcesRequest(request.generator[PeachConfigSourcesField]))
     found = await Get(PeachModel, PeachModelRequest(sources.snapshot.digest))
     model = found.model

@@ -58,7 +58,7 @@ def _rewrite(path: str, change) -> None:
 
 
 def _uv_binary() -> str:
-    from uv import find_uv_bin  # the `uv` distribution of this venv
+    from uv import find_uv_bin  # pants: no-infer-dep (the uv venv this runs in has it)
 
     return find_uv_bin()
 

@@ -110,7 +110,8 @@ _ISOLATION_DIRS = (".peach/home", ".peach/config", ".peach/uv-credentials")
 async def uv_process(request: UvProcess, uv: UvTool, credentials: UvCredentials) -> Process:
     runner = await Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())]))
     uv_pex, python, isolation, caller = await MultiGet(
-        Get(VenvPex, PexRequest, uv.to_pex_request(main=EntryPoint(_RUNNER_MODULE), sources=runner)),
+        Get(VenvPex, PexRequest, uv.to_pex_request(
+            interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE), sources=runner)),
         Get(UvInterpreter),
         Get(Digest, CreateDigest([
             # An empty system uv.toml, so /etc/uv/uv.toml cannot weaken the index policy.
