@@ -333,9 +333,11 @@ class PypiServer:
         auth: Optional[Tuple[str, str]] = None,
         startup_timeout: float = 20.0,
         lifetime: float = 1800.0,
+        port: Optional[int] = None,
     ) -> None:
         self.packages_dir = Path(packages_dir)
         self.auth = auth
+        self.fixed_port = port  # serve on this port (a restart with new credentials keeps the URL)
         self.startup_timeout = startup_timeout
         self.lifetime = lifetime
         self.port: Optional[int] = None
@@ -392,8 +394,8 @@ class PypiServer:
                 _write_htpasswd(htpasswd, *self.auth)
                 auth_args = ["-P", str(htpasswd), "-a", "list,download"]
             last_error = ""
-            for _attempt in range(3):  # A port taken between free_port() and bind: try another.
-                port = free_port()
+            for _attempt in range(3 if self.fixed_port is None else 1):  # a port taken meanwhile: another
+                port = self.fixed_port or free_port()
                 self._spawn(port, auth_args)
                 error = self._wait_until_up(port)
                 if error is None:

@@ -173,7 +173,8 @@ def test_the_core_holds_on_a_new_machine(machine: Checkout, tmp_path: Path) -> N
     assert "  reporting:\n" in text
     debr.write_text(re.sub(r"  reporting:\n(    .*\n)+", "", text).replace("py_env: reporting", "py_env: base"))
     check(machine.pants("package", "::"))
-    assert sorted(p.name for p in (dist / "debr").iterdir()) == ["base", "codops-gateway", "environments.json"]
+    assert sorted(p.name for p in (dist / "debr").iterdir()) == [
+        "base", "codops-gateway", "environments.json", "lock-changes.json"]
     shutil.rmtree(machine.path / "example/debr")
     check(machine.pants("package", "::"))
     assert sorted(p.name for p in dist.iterdir()) == ["zzebu"]

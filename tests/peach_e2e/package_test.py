@@ -280,6 +280,32 @@ def test_committed_lockfile_is_shipped_and_staleness_fails(repo: Checkout, built
         shutil.rmtree(repo.path / "3rdparty/peach/locks")
 
 
+def test_a_committed_lockfile_outlives_newer_releases(repo: Checkout, built: Run, world: World, tmp_path: Path) -> None:
+    """A newer release of a package nobody pinned does not make a committed lockfile fail: it keeps
+    its versions, and the platform check compares it on those versions."""
+    public_dir = tmp_path / "public"
+    shutil.copytree(world.world.public_dir, public_dir)
+    committed = repo.path / "3rdparty/peach/locks/acme/legacy/uv.lock"
+    with PypiServer(public_dir) as public:
+        env = {"PANTS_PEACH_PUBLIC_INDEX": public.url}
+        try:
+            run = repo.pants("generate-lockfiles", "--resolve=peach/acme/legacy", env=env)
+            assert run.returncode == 0, run.stderr
+            before = committed.read_text()
+            assert locked_version(before, "httpx-lite") == f"0.27.0 from {public.url}"
+            build_wheel(public_dir, "httpx-lite", "0.28.0", ("anyio-lite", "certifi-lite", "idna-lite", "sniffio-lite"))
+            run = repo.pants("package", "//:peach#acme/legacy", env=env)
+            assert run.returncode == 0, run.stderr
+            assert repo.read("dist/peach/acme/legacy/uv.lock") == before
+            # The premise: a fresh resolution takes the new release.
+            run = repo.pants("generate-lockfiles", "--resolve=peach/acme/legacy", env=env)
+            assert run.returncode == 0, run.stderr
+            assert locked_version(committed.read_text(), "httpx-lite") == f"0.28.0 from {public.url}"
+        finally:
+            shutil.rmtree(repo.path / "3rdparty/peach/locks", ignore_errors=True)
+    assert package(repo).returncode == 0  # dist/ as the other tests expect it (from cache)
+
+
 def test_missing_credentials_name_environment_and_index(repo: Checkout, built: Run, private: PypiServer) -> None:
     with edited(repo, "example/beta/peach.yaml", "tqdm-lite==4.68.2", "tqdm-lite==4.68.3"):
         run = repo.pants("package", "//:peach#beta", env={"UV_INDEX_PRIVATE_PASSWORD": ""})
@@ -297,6 +323,14 @@ def test_two_checkouts_give_byte_identical_dist(repo: Checkout, built: Run, tmp_
         second = package(other, PANTS_LOCAL_CACHE="false")  # really run uv again, elsewhere
         assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
         assert len(uv_processes(second)) == 6
+        # lock-changes.json compares with each checkout's previous build: none here, the same there.
+        for codops in ("acme", "beta"):
+            here = json.loads(repo.read(f"dist/peach/{codops}/lock-changes.json"))["environments"]
+            there = json.loads(other.read(f"dist/peach/{codops}/lock-changes.json"))["environments"]
+            assert {env: c["summary"] for env, c in here.items()} == {env: "no changes" for env in here}
+            assert all(c["added"] and not c["changed"] for c in there.values()) and set(there) == set(here)
+            (repo.path / f"dist/peach/{codops}/lock-changes.json").unlink()
+            (other.path / f"dist/peach/{codops}/lock-changes.json").unlink()
         assert _identical(filecmp.dircmp(repo.path / "dist", other.path / "dist"))
     finally:
         other.stop()
@@ -307,3 +341,19 @@ def _identical(cmp: filecmp.dircmp) -> bool:
         return False
     _, mismatch, errors = filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, shallow=False)
     return not mismatch and not errors and all(_identical(sub) for sub in cmp.subdirs.values())
+
+
+def test_export_writes_a_virtualenv_per_environment(repo: Checkout, built: Run) -> None:
+    run = repo.pants("export", "--resolve=peach/acme/ml")
+    assert run.returncode == 0, run.stderr
+    venv = repo.path / "dist/export/peach-acme/ml/.venv"
+    out = subprocess.run([str(venv / "bin/python"), "-c",
+                          "import sys, torch_lite, pipe_algorithms_lib as p;"
+                          "print(sys.version_info[:2] == (3, 11), torch_lite.__version__, p.__version__)"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "2.0.0", "1.1.0"]
+    # A codops target exports each of its environments.
+    run = repo.pants("export", "//:peach#beta")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (repo.path / "dist/export/peach-beta").iterdir()) == ["base", "codops-gateway"]
+    assert (repo.path / "dist/export/peach-beta/base/.venv/bin/python").exists()

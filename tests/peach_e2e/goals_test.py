@@ -1,0 +1,141 @@
+"""peach-show, peach-why, peach-drift, lock-changes.json, tailor and generate-lockfiles' diff, on
+real locks of the example repo (this repo's example codops, locked against PyPI)."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from peach_e2e.repo import Checkout, Run
+
+ML = "//:peach#zzebu/ml"
+
+
+def ok(run: Run) -> Run:
+    assert run.returncode == 0, run.stderr
+    assert "Traceback (most recent call last)" not in run.stderr
+    return run
+
+
+@pytest.fixture(scope="module")
+def packaged(example: Checkout) -> Checkout:
+    ok(example.pants("package", "::"))
+    return example
+
+
+def test_show_lists_every_locked_package_with_where_it_comes_from(packaged: Checkout) -> None:
+    text = ok(packaged.pants("peach-show", ML)).stdout
+    assert re.search(r"^zzebu/ml: 118 packages \(\d+ direct, \d+ transitive\)$", text, re.MULTILINE), text
+    assert re.search(r"^\s+torch\s+2\.0\.0\s+direct\s+torch==2\.0\s+\(environment, "
+                     r"example/zzebu/peach\.conf/environments\.yaml:10\)", text, re.MULTILINE), text
+    assert re.search(r"^\s+nvidia-cublas-cu11\s+11\.10\.3\.66\s+transitive\s+via torch", text, re.MULTILINE), text
+    rows = json.loads(ok(packaged.pants("peach-show", "--peach-show-format=json", ML)).stdout)
+    (ml,) = rows
+    by_name = {r["name"]: r for r in ml["packages"]}
+    assert by_name["triton"]["direct"] is False and by_name["triton"]["pulled_in_by"] == ["torch"]
+    assert by_name["pipe-algorithms-lib"]["tier"] == "injected"
+    lock = packaged.read("dist/peach/zzebu/ml/uv.lock")
+    assert by_name["transformers"]["version"] in lock
+    # A codops stands for all of its environments.
+    everything = json.loads(ok(packaged.pants("peach-show", "--peach-show-format=json", "//:peach#debr")).stdout)
+    assert sorted(e["environment"] for e in everything) == ["base", "codops-gateway", "reporting"]
+
+
+def test_why_explains_a_package_and_answers_for_a_missing_one(packaged: Checkout) -> None:
+    text = ok(packaged.pants("peach-why", "--peach-why-package=Triton", ML)).stdout
+    assert "triton 2.0.0 is a transitive dependency of zzebu/ml" in text
+    assert re.search(r"^\s+torch -> triton$", text, re.MULTILINE), text
+    text = ok(packaged.pants("peach-why", "--peach-why-package=orjson", ML)).stdout
+    assert "orjson 3.10.0 is a direct requirement of zzebu/ml" in text
+    assert "example/zzebu/peach.conf/environments.yaml:6" in text
+    run = packaged.pants("peach-why", "--peach-why-package=pytorch", ML)
+    assert run.returncode == 1
+    assert "pytorch is not in zzebu/ml; did you mean torch?" in run.stdout
+    run = packaged.pants("peach-why", ML)
+    assert run.returncode == 1 and "--peach-why-package=<name>" in run.stderr
+
+
+def test_drift_marks_intended_and_drifting_packages(packaged: Checkout) -> None:
+    report = json.loads(ok(packaged.pants("peach-drift", "--peach-drift-format=json", "::")).stdout)
+    assert {c["codops"] for c in report["codops"]} >= {"zzebu"}
+    for codops in report["codops"]:
+        for package in codops["packages"]:
+            assert package["status"] in ("intended", "drift")
+            assert len({e["version"] for e in package["entries"]}) > 1
+    run = packaged.pants("peach-drift", "--peach-drift-fail", "::")
+    assert run.returncode == (1 if report["drift_count"] else 0), run.stdout
+    text = ok(packaged.pants("peach-drift", "::")).stdout
+    assert "zzebu" in text
+
+
+def test_a_bad_address_is_one_clear_error(packaged: Checkout) -> None:
+    run = packaged.pants("peach-show", "//:peach#zzebu/nope")
+    assert run.returncode != 0
+    assert "zzebu/nope" in run.stderr and "Traceback (most recent call last)" not in run.stderr
+
+
+def test_lock_changes_against_the_previous_build(packaged: Checkout) -> None:
+    run = ok(packaged.pants("package", "::"))
+    changes = json.loads(packaged.read("dist/peach/zzebu/lock-changes.json"))
+    assert sorted(changes["environments"]) == ["zzebu/base", "zzebu/codops-gateway", "zzebu/ml"]
+    assert all(not e["added"] and not e["removed"] and not e["changed"] for e in changes["environments"].values())
+    config = "example/zzebu/peach.conf/environments.yaml"
+    original = packaged.read(config)
+    packaged.write({config: original.replace("      - transformers\n", "      - transformers\n      - tabulate\n")})
+    try:
+        run = ok(packaged.pants("package", "::"))
+    finally:
+        packaged.write({config: original})
+    assert re.search(r"zzebu/ml: 1 added \(\+tabulate ", run.stderr), run.stderr
+    changes = json.loads(packaged.read("dist/peach/zzebu/lock-changes.json"))
+    assert [a["name"] for a in changes["environments"]["zzebu/ml"]["added"]] == ["tabulate"]
+    assert changes["environments"]["zzebu/base"]["added"] == []
+    ok(packaged.pants("package", "::"))  # back to the committed configs
+
+
+def test_generate_lockfiles_diff(packaged: Checkout) -> None:
+    try:
+        ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting"))
+        run = ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting", "--generate-lockfiles-diff"))
+        assert "Lockfile diff: 3rdparty/peach/locks/debr/reporting/uv.lock [peach/debr/reporting]" in run.stderr
+    finally:
+        shutil.rmtree(packaged.path / "3rdparty/peach/locks", ignore_errors=True)
+
+
+def test_tailor(example: Checkout) -> None:
+    ok(example.pants("tailor", "--check", "::"))
+    example.write({"elsewhere/team/peach.conf/envs.yaml": "codops: zzebu\n"})
+    try:
+        run = example.pants("tailor", "--check", "::")
+        assert run.returncode != 0
+        assert "Would create elsewhere/team/BUILD" in run.stdout + run.stderr
+        assert "peach_config target peach" in run.stdout + run.stderr
+    finally:
+        shutil.rmtree(example.path / "elsewhere")
+
+
+def test_migrate_rewrites_legacy_configs_that_block_every_other_command(example: Checkout) -> None:
+    from peach_e2e.repo import repo_root
+
+    case = repo_root() / "tests/legacy_configs/cases/002-endpoint-own-list"
+    legacy = (case / "before/svc/peach.conf/app.yaml").read_text().replace("codops: zzebu", "codops: legacyco")
+    expected = (case / "after/svc/peach.conf/app.yaml").read_text().replace("codops: zzebu", "codops: legacyco")
+    notebook = '{"cells": [{"cell_type": "code", "source": "def recommend(x):\\n    pass\\ndef health():\\n    pass\\n"}]}'
+    example.write({"example/legacy/peach.conf/app.yaml": legacy, "example/legacy/endpoint.ipynb": notebook})
+    try:
+        blocked = example.pants("list", "::")
+        assert blocked.returncode != 0 and "let `pants peach-migrate ::` rewrite" in blocked.stderr
+        check = example.pants("peach-migrate", "--check", "::")
+        assert check.returncode == 1
+        assert "example/legacy/peach.conf/app.yaml: would rewrite" in check.stdout
+        assert example.read("example/legacy/peach.conf/app.yaml") == legacy  # --check writes nothing
+        ok(example.pants("peach-migrate", "::"))
+        assert example.read("example/legacy/peach.conf/app.yaml") == expected
+        listed = ok(example.pants("list", "::")).stdout.split()
+        assert "//:peach#legacyco/recommend" in listed and "//:peach#legacyco/endpoints/recommend" in listed
+        again = ok(example.pants("peach-migrate", "--check", "::"))
+        assert "no legacy config" in again.stdout
+    finally:
+        shutil.rmtree(example.path / "example/legacy")

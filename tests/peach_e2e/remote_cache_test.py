@@ -1,0 +1,143 @@
+"""CI machines share lock results through a remote cache (a real BuildGrid on 127.0.0.1), and the
+private index's credentials are in no cache key, no stored or uploaded Command, no log, no output.
+
+Machine A and machine B are two clones at different paths, each with its own HOME (so its own
+Pants local store and named caches); they share only the remote cache and the indexes.
+"""
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+from peach_e2e.buildgrid import BuildGridServer, contains, install_buildgrid
+from peach_e2e.conftest import USER, World
+from peach_e2e.indexes import PypiServer, build_wheel
+from peach_e2e.new_machine_test import python311
+from peach_e2e.package_test import ACME_ENV_NAMES, _identical, write_repo
+from peach_e2e.repo import Checkout, Run, user_env, uv_processes
+
+PASSWORD, ROTATED = "first-Tok3n-of-the-day-7731", "rotated-Tok3n-of-the-day-9902"
+EVERY_ENV = [*(f"acme/{e}" for e in ACME_ENV_NAMES), "beta/base", "beta/codops-gateway"]
+
+
+@pytest.fixture(scope="module")
+def bgd(tmp_path_factory) -> Path:
+    return install_buildgrid(tmp_path_factory.mktemp("buildgrid") / "venv", python311())
+
+
+def launcher_cache() -> str:
+    env = user_env()
+    return f"{env.get('XDG_CACHE_HOME') or env['HOME'] + '/.cache'}/peach-pants"
+
+
+def machine(root: Path, name: str, common: Dict[str, str]) -> Checkout:
+    home = root / name / "home"
+    home.mkdir(parents=True)
+    checkout = Checkout.clone(root / name / "deeper" / "peach", {
+        **common, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), "PEACH_PANTS_CACHE": launcher_cache(),
+    })
+    write_repo(checkout)
+    return checkout
+
+
+def ok(run: Run) -> Run:
+    assert run.returncode == 0, run.stderr
+    assert "Traceback (most recent call last)" not in run.stderr
+    return run
+
+
+def cached_remotely(run: Run) -> int:
+    match = re.search(r"remote_cache_requests_cached: (\d+)", run.stderr)
+    assert match, run.stderr[-3000:]
+    return int(match.group(1))
+
+
+@pytest.fixture
+def private(world: World, tmp_path: Path) -> Iterator[PypiServer]:
+    copy = tmp_path / "private-packages"
+    shutil.copytree(world.world.private_dir, copy)
+    with PypiServer(copy, auth=(USER, PASSWORD)) as server:
+        yield server
+
+
+def test_ci_machines_share_locks_and_no_secret_is_kept(
+    bgd: Path, world: World, private: PypiServer, tmp_path: Path
+) -> None:
+    server = BuildGridServer(bgd, tmp_path / "buildgrid").start()
+    try:
+        common = {
+            "PANTS_PEACH_PRIVATE_INDEX": private.url,
+            "PANTS_PEACH_PUBLIC_INDEX": world.public.url,
+            "PANTS_PEACH_INJECTED_REQUIREMENTS": "['pipe-algorithms-lib', 'implicit-lite==0.7.2']",
+            "UV_INDEX_PRIVATE_USERNAME": USER,
+            "UV_INDEX_PRIVATE_PASSWORD": PASSWORD,
+            "PANTS_REMOTE_CACHE_READ": "true",
+            "PANTS_REMOTE_CACHE_WRITE": "true",
+            "PANTS_REMOTE_STORE_ADDRESS": server.address,
+            "PANTS_STATS_LOG": "true",
+        }
+        a, b = machine(tmp_path, "a", common), machine(tmp_path, "b", common)
+        runs = []
+        try:
+            # Machine A locks everything and fills the remote cache.
+            run = ok(a.pants("package", "::"))
+            assert uv_processes(run) == EVERY_ENV
+            runs.append(run)
+            # Machine B, new empty local caches: no uv lock runs; the same dist/, byte for byte.
+            run = ok(b.pants("package", "::"))
+            runs.append(run)
+            assert uv_processes(run) == []
+            assert cached_remotely(run) >= len(EVERY_ENV)
+            assert _identical(filecmp.dircmp(a.path / "dist", b.path / "dist"))
+
+            # The token is rotated: a build with the new one runs no uv lock either (at debug level).
+            private.stop()
+            rotated = PypiServer(private.packages_dir, auth=(USER, ROTATED), port=private.port).start()
+            try:
+                run = ok(b.pants("-ldebug", "package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
+                runs.append(run)
+                assert uv_processes(run) == []
+                # A wrong password still gets the clear message.
+                run = b.pants("package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": "wrong-" + ROTATED})
+                runs.append(run)
+                assert run.returncode != 0
+                assert "403 Forbidden" in run.stderr and "UV_INDEX_PRIVATE_PASSWORD" in run.stderr
+                assert "Traceback (most recent call last)" not in run.stderr
+
+                # A new private release: B re-locks exactly the environments that inherit it.
+                build_wheel(private.packages_dir, "pipe-algorithms-lib", "1.2.0", ("numpy-lite>=1",))
+                run = ok(b.pants("package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
+                runs.append(run)
+                assert uv_processes(run) == ["acme/base", "acme/codops-gateway", "acme/ml", "beta/base",
+                                             "beta/codops-gateway"]
+
+                # The server is gone: the build still succeeds, with a warning.
+                server.stop()
+                beta = "example/beta/peach.yaml"
+                b.write({beta: b.read(beta).replace("tqdm-lite==4.68.2", "tqdm-lite==4.68.3")})
+                run = ok(b.pants("package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
+                runs.append(run)
+                assert uv_processes(run) == ["beta/base", "beta/codops-gateway"]
+                assert re.search(r"\[WARN\].*remote", run.stderr, re.IGNORECASE), run.stderr[-2000:]
+            finally:
+                rotated.stop()
+        finally:
+            a.stop()
+            b.stop()
+
+        # No secret anywhere: local stores, the remote cache's storage, logs (debug level), dist/.
+        for secret in (PASSWORD, ROTATED):
+            for run in runs:
+                assert secret not in run.stdout + run.stderr
+            for place in (tmp_path / "a" / "home" / ".cache" / "pants" / "lmdb_store",
+                          tmp_path / "b" / "home" / ".cache" / "pants" / "lmdb_store",
+                          server.cas, a.path / ".pants.d", b.path / ".pants.d", a.path / "dist", b.path / "dist"):
+                assert place.exists(), place
+                assert contains(place, secret.encode()) == [], place
+    finally:
+        server.stop()
