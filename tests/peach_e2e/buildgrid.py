@@ -1,6 +1,6 @@
 """A real REAPI cache server for the tests: BuildGrid, cache-only (CAS + ActionCache + ByteStream).
 
-`install_buildgrid` puts the pinned BuildGrid of `buildgrid-requirements.txt` into a CPython 3.11
+`install_buildgrid` puts the pinned BuildGrid of `buildgrid-pins.txt` into a CPython 3.11
 virtualenv (BuildGrid needs Python >= 3.11), with pip isolated from the machine's configuration.
 `BuildGridServer` serves on 127.0.0.1, keeps its CAS on disk (so a test can search it) and stops on
 exit of its `with` block.
@@ -16,7 +16,7 @@ from typing import Optional
 
 from peach_e2e.indexes import HOST, free_port
 
-REQUIREMENTS = Path(__file__).resolve().parent / "buildgrid-requirements.txt"
+PINS = Path(__file__).resolve().parent / "buildgrid-pins.txt"
 
 CONFIG = """\
 server:
@@ -55,7 +55,7 @@ def install_buildgrid(dest: Path, python311: str) -> Path:
     env["PIP_CONFIG_FILE"] = os.devnull
     proc = subprocess.run(
         [str(dest / "bin/pip"), "install", "--isolated", "--disable-pip-version-check", "--no-input",
-         "-r", str(REQUIREMENTS), *(["--cert", cert] if cert else [])],
+         "-r", str(PINS), *(["--cert", cert] if cert else [])],
         capture_output=True, text=True, env=env, timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

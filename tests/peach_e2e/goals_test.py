@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from typing import Dict, Set
 
 import pytest
 
+from legacy_configs.corpus_test import CASES, migrated, settings
+from peach.config import build_model
 from peach_e2e.repo import Checkout, Run
 
 ML = "//:peach#zzebu/ml"
@@ -96,11 +99,18 @@ def test_lock_changes_against_the_previous_build(packaged: Checkout) -> None:
 
 
 def test_generate_lockfiles_diff(packaged: Checkout) -> None:
+    config = "example/debr/peach.yaml"
+    original = packaged.read(config)
     try:
         ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting"))
+        packaged.write({config: original.replace("      - tabulate>=0.9\n", "      - tabulate>=0.9\n      - six\n")})
         run = ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting", "--generate-lockfiles-diff"))
         assert "Lockfile diff: 3rdparty/peach/locks/debr/reporting/uv.lock [peach/debr/reporting]" in run.stderr
+        assert re.search(r"Added dependencies\s*==\s+six\s+\d", run.stderr), run.stderr
+        run = ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting", "--generate-lockfiles-diff"))
+        assert "Lockfile diff" not in run.stderr  # nothing changed, nothing to show
     finally:
+        packaged.write({config: original})
         shutil.rmtree(packaged.path / "3rdparty/peach/locks", ignore_errors=True)
 
 
@@ -139,3 +149,40 @@ def test_migrate_rewrites_legacy_configs_that_block_every_other_command(example:
         assert "no legacy config" in again.stdout
     finally:
         shutil.rmtree(example.path / "example/legacy")
+
+
+def test_every_migrated_corpus_case_lists_through_pants(example: Checkout) -> None:
+    """Every case of the legacy corpus, migrated, is a repo `pants list ::` accepts: all at once, each
+    under a directory of its own with its codops renamed, with the notebooks its configs reference."""
+    files: Dict[str, bytes] = {}
+    for case in CASES:
+        if not (case / "after").is_dir():
+            continue  # a conflict case: the migration writes nothing
+        tag = case.name[:3]
+        for path, content in migrated(case).items():
+            renamed = re.sub(rb"(codops:[ \t]*[\"']?)([a-z0-9][a-z0-9_-]*)", rb"\1\2-c" + tag.encode(), content)
+            files[f"example/legacy-corpus/{tag}/{path}"] = renamed
+    model = build_model(sorted(files.items()), settings())
+    expected: Set[str] = set()
+    methods: Dict[str, Set[str]] = {}
+    for codops in model.codops:
+        expected.update(f"//:peach#{codops.name}/{env.name}" for env in codops.environments)
+        for endpoint in codops.endpoints:
+            expected.add(f"//:peach#{codops.name}/endpoints/{endpoint.name}")
+            for component in endpoint.components:
+                methods.setdefault(component.notebook.path, set()).add(component.notebook.method)
+        for task in codops.tasks:
+            expected.add(f"//:peach#{codops.name}/tasks/{task.name}")
+            methods.setdefault(task.notebook.path, set()).add(task.notebook.method)
+    assert len(model.codops) >= 30
+    for path, names in methods.items():
+        source = "".join(f"def {name}(*args):\n    pass\n" for name in sorted(names) if name) or "pass\n"
+        files[path] = json.dumps({"cells": [{"cell_type": "code", "source": source}]}).encode()
+    for rel, content in files.items():
+        (example.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (example.path / rel).write_bytes(content)
+    try:
+        listed = set(ok(example.pants("list", "::")).stdout.split())
+        assert expected <= listed, sorted(expected - listed)
+    finally:
+        shutil.rmtree(example.path / "example/legacy-corpus")

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from peach.config import ConfigError, Model, build_model, make_settings
+from peach.config.model_test import SPEC_EXAMPLE
 
 FRAMEWORK_STACK = b"ray[serve]==2.60.0\nfastapi==0.165.0\npydantic==2.14.3\nstarlette==1.10.0\nprotobuf==7.36.2\n"
 INJECTED = ("pipe-algorithms-lib", "implicit==0.7.2")
@@ -77,34 +78,7 @@ def build_or_config_error(files: Sequence[Tuple[str, bytes]]) -> Optional[Model]
 # ---------------------------------------------------------------------------------------------
 
 VALID_CONFIGS = [
-    """\
-codops: zzebu
-
-py_environments:
-  base:                       # special: inherited into every environment
-    dependencies:
-      - orjson==3.10.0
-      - httpx
-  ml:                         # a shared, reusable environment
-    dependencies:
-      - torch==2.0
-      - transformers
-
-endpoints:
-  recommend:
-    url: /recommend
-    py_env: ml                # run this endpoint in the shared 'ml' environment
-    components:
-      main:
-        notebook: endpoint.ipynb
-        method: recommend
-
-tasks:
-  reindex:
-    notebook: nb.ipynb
-    method: run
-    py_env: ml                # run this task in the shared 'ml' environment
-""",
+    SPEC_EXAMPLE,
     """\
 codops: debr
 py_environments:

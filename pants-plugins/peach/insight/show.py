@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from peach.config.requirements import Declaration
-from peach.insight.view import Analysis, EnvironmentView
+from peach.insight.view import Analysis, EnvironmentResult, EnvironmentView
 
 
 @dataclass(frozen=True)
@@ -50,23 +50,15 @@ class ShowRow:
 
 
 @dataclass(frozen=True)
-class ShowResult:
+class ShowResult(EnvironmentResult):
     """What one environment installs on one platform: `rows` sorted by name.
 
     `not_installed` lists the locked (name, version) pairs the platform does not install (their
     markers exclude it), so that nothing of the lock goes unmentioned.
     """
 
-    codops: str
-    environment: str
-    platform: str
-    python_version: str
     rows: Tuple[ShowRow, ...]
     not_installed: Tuple[Tuple[str, str], ...] = ()
-
-    @property
-    def label(self) -> str:
-        return f"{self.codops}/{self.environment}"
 
     @property
     def direct_count(self) -> int:
@@ -82,10 +74,7 @@ class ShowResult:
 
     def as_json(self) -> dict:
         return {
-            "codops": self.codops,
-            "environment": self.environment,
-            "platform": self.platform,
-            "python_version": self.python_version,
+            **self.identity_json(),
             "packages": [row.as_json() for row in self.rows],
             "not_installed": [{"name": n, "version": v} for n, v in self.not_installed],
         }

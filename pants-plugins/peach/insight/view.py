@@ -48,6 +48,24 @@ class EnvironmentView:
 
 
 @dataclass(frozen=True)
+class EnvironmentResult:
+    """What a goal answers for one environment on one platform: the fields every answer starts with."""
+
+    codops: str
+    environment: str
+    platform: str
+    python_version: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.codops}/{self.environment}"
+
+    def identity_json(self) -> dict:
+        return {"codops": self.codops, "environment": self.environment, "platform": self.platform,
+                "python_version": self.python_version}
+
+
+@dataclass(frozen=True)
 class Direct:
     """One entry of the environment's final requirement list."""
 

@@ -13,6 +13,7 @@ from peach.config.requirements import Declaration, Provenance
 from peach.insight.show import declaration_json
 from peach.insight.view import (
     Analysis,
+    EnvironmentResult,
     EnvironmentView,
     candidate_order,
     describe_declaration,
@@ -28,7 +29,7 @@ MAX_EXPLORED = 200_000
 
 
 @dataclass(frozen=True)
-class WhyResult:
+class WhyResult(EnvironmentResult):
     """The answer for one package in one environment on one platform.
 
     `present`: the platform installs it. `locked_versions`: the versions the lock holds for it (also
@@ -38,10 +39,6 @@ class WhyResult:
     MAX_PATHS of `paths_total` (a lower bound when `paths_complete` is False).
     """
 
-    codops: str
-    environment: str
-    platform: str
-    python_version: str
     query: str
     name: str
     present: bool
@@ -56,10 +53,6 @@ class WhyResult:
     paths_total: int = 0
     paths_complete: bool = True
     did_you_mean: Optional[str] = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.codops}/{self.environment}"
 
     @property
     def more_paths(self) -> int:
@@ -79,10 +72,7 @@ class WhyResult:
 
     def as_json(self) -> dict:
         return {
-            "codops": self.codops,
-            "environment": self.environment,
-            "platform": self.platform,
-            "python_version": self.python_version,
+            **self.identity_json(),
             "query": self.query,
             "name": self.name,
             "present": self.present,
