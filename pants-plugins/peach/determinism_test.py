@@ -13,8 +13,10 @@ import sys
 import pytest
 
 # The modules the snippets use: imported here so that Pants puts them in the test's sandbox.
-from peach.config import model_test  # noqa: F401
-from peach.config import requirements_test  # noqa: F401
+from peach.config import (
+    model_test,  # noqa: F401
+    requirements_test,  # noqa: F401
+)
 from peach.insight import drift_test, render, show_test  # noqa: F401
 from peach.uv import pyproject_test  # noqa: F401
 
