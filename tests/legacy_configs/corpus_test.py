@@ -26,7 +26,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from peach.config import ConfigError, Settings, build_model, make_settings
+from bad_configs.corpus_test import settings  # the same settings as the bad-config corpus
+from peach.config import ConfigError, build_model
 from peach.config.migrate import migrate
 from peach.config.requirements import Entry, Tier, parse_requirement, resolve
 from peach.config.yamlload import YMap, YNode, YScalar, YSeq, load_yaml
@@ -34,27 +35,6 @@ from peach.config.yamlload import YMap, YNode, YScalar, YSeq, load_yaml
 HERE = Path(__file__).resolve().parent
 CASES: List[Path] = sorted(p for p in (HERE / "cases").iterdir() if p.is_dir())
 MIN_CASES = 30
-
-FRAMEWORK_STACK = (
-    b"# The serve and framework stack, pinned into every peach environment.\n"
-    b"# Keep in sync with the serving image; users may not declare these packages.\n"
-    b"# These versions resolve together on CPython 3.11.\n"
-    b"ray[serve]==2.60.0\n"
-    b"fastapi==0.165.0\n"
-    b"pydantic==2.14.3\n"
-    b"starlette==1.10.0\n"
-    b"protobuf==7.36.2\n"
-)
-
-
-def settings() -> Settings:
-    return make_settings(
-        injected=["pipe-algorithms-lib", "implicit==0.7.2"],
-        framework_path="3rdparty/peach/framework-stack.txt",
-        framework_content=FRAMEWORK_STACK,
-        private_packages=["pipe-algorithms-lib"],
-        gateway_environment="codops-gateway",
-    )
 
 
 def tree(directory: Path) -> Dict[str, bytes]:
