@@ -103,10 +103,13 @@ def test_generate_lockfiles_diff(packaged: Checkout) -> None:
     original = packaged.read(config)
     try:
         ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting"))
-        packaged.write({config: original.replace("      - tabulate>=0.9\n", "      - tabulate>=0.9\n      - six\n")})
+        # pytz is in no lock of the example (a package already pulled in, like six, changes no version).
+        edited = original.replace("      - tabulate>=0.9\n", "      - tabulate>=0.9\n      - pytz\n")
+        assert edited != original and "pytz" not in packaged.read("3rdparty/peach/locks/debr/reporting/uv.lock")
+        packaged.write({config: edited})
         run = ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting", "--generate-lockfiles-diff"))
         assert "Lockfile diff: 3rdparty/peach/locks/debr/reporting/uv.lock [peach/debr/reporting]" in run.stderr
-        assert re.search(r"Added dependencies\s*==\s+six\s+\d", run.stderr), run.stderr
+        assert re.search(r"Added dependencies\s*==\s+pytz\s+\d", run.stderr), run.stderr
         run = ok(packaged.pants("generate-lockfiles", "--resolve=peach/debr/reporting", "--generate-lockfiles-diff"))
         assert "Lockfile diff" not in run.stderr  # nothing changed, nothing to show
     finally:

@@ -96,8 +96,9 @@ def test_ci_machines_share_locks_and_no_secret_is_kept(
             assert _identical(filecmp.dircmp(a.path / "dist/peach", b.path / "dist/peach"))
 
             # The token is rotated: a build with the new one runs no uv lock either (at debug level).
+            port = private.port  # stop() forgets it; the rotated server keeps the URL
             private.stop()
-            rotated = PypiServer(private.packages_dir, auth=(USER, ROTATED), port=private.port).start()
+            rotated = PypiServer(private.packages_dir, auth=(USER, ROTATED), port=port).start()
             try:
                 run = ok(b.pants("-ldebug", "package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
                 runs.append(run)
