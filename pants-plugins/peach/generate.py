@@ -206,6 +206,24 @@ async def peach_model(request: PeachModelRequest, buildroot: BuildRoot) -> Peach
     return PeachModel(model, tuple(fc.path for fc in contents), decorated)
 
 
+@dataclass(frozen=True)
+class PeachConfigModelRequest:
+    """The model of one `peach_config`, from its `sources` field.
+
+    Its own rule, so that an edit that leaves the model as it was (a comment, a notebook cell that
+    defines the same methods) ends here: the engine sees an equal `PeachModel` and does not run the
+    target generation again.
+    """
+
+    sources: PeachConfigSourcesField
+
+
+@rule(desc="Read the configs of a peach_config", level=LogLevel.DEBUG)
+async def peach_config_model(request: PeachConfigModelRequest) -> PeachModel:
+    sources = await Get(HydratedSources, HydrateSourcesRequest(request.sources))
+    return await Get(PeachModel, PeachModelRequest(sources.snapshot.digest))
+
+
 def _decorated_of(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> Tuple[DecoratedFunction, ...]:
     paths = sorted({nb.path for nb in codops.notebooks})
     return tuple(d for path in paths for d in found.get(path, ()))
@@ -234,19 +252,20 @@ def relative_to(directory: str, path: str) -> Optional[str]:
 class _Builder:
     """Builds the generated targets of one `peach_config` from the model."""
 
-    request: GeneratePeachTargetsRequest
+    template: Mapping[str, object]  # the generator's field values that each generated target copies
+    template_address: Address
     union_membership: UnionMembership
-    helpers: Mapping[str, Target]  # repo path -> sources-helper target
+    helpers: Mapping[str, str]  # repo path -> spec of its sources-helper target
 
     def helper_specs(self, paths: Iterable[str]) -> List[str]:
-        return [self.helpers[p].address.spec for p in sorted(set(paths)) if p in self.helpers]
+        return [self.helpers[p] for p in sorted(set(paths)) if p in self.helpers]
 
     def fields(self, codops: Optional[str], values: Dict[str, object]) -> Dict[str, object]:
-        tags = tuple(self.request.template.get(Tags.alias) or ())
-        return {**self.request.template, Tags.alias: (*tags, codops) if codops else tags or None, **values}
+        tags = tuple(self.template.get(Tags.alias) or ())  # type: ignore[call-overload]
+        return {**self.template, Tags.alias: (*tags, codops) if codops else tags or None, **values}
 
     def address(self, name: str) -> Address:
-        return self.request.template_address.create_generated(name)
+        return self.template_address.create_generated(name)
 
     def codops_targets(self, codops: Codops, shared: List[str], decorated: Tuple[DecoratedFunction, ...]) -> List[Target]:
         um = self.union_membership
@@ -293,35 +312,73 @@ class _Builder:
         return targets
 
 
-def peach_targets(
-    request: GeneratePeachTargetsRequest,
-    found: PeachModel,
-    helper_paths: Iterable[str],
-    shared_paths: Iterable[str],
-    union_membership: UnionMembership,
-) -> GeneratedTargets:
-    """All targets one `peach_config` generates, with a sources helper per file read."""
-    spec_path = request.template_address.spec_path
+@dataclass(frozen=True)
+class CodopsTargetsRequest:
+    """Everything the targets of one codops are made from. Equal requests give the same targets, so
+    after an edit only the codops whose configs changed are built again."""
+
+    codops: Codops
+    decorated: Tuple[DecoratedFunction, ...]
+    shared: Tuple[str, ...]  # helper specs every environment depends on (the framework-stack file)
+    helpers: FrozenDict[str, str]  # repo path -> spec of its sources-helper target, for this codops' files
+    template: FrozenDict[str, object]
+    template_address: Address
+
+
+@dataclass(frozen=True)
+class CodopsTargets:
+    targets: Tuple[Target, ...]
+
+
+@rule(desc="Generate the targets of a codops", level=LogLevel.TRACE)
+def codops_targets(request: CodopsTargetsRequest, union_membership: UnionMembership) -> CodopsTargets:
+    builder = _Builder(request.template, request.template_address, union_membership, request.helpers)
+    return CodopsTargets(tuple(builder.codops_targets(request.codops, list(request.shared), request.decorated)))
+
+
+def _files_of(codops: Codops) -> Tuple[str, ...]:
+    return tuple(sorted({*codops.source_files, *(nb.path for nb in codops.notebooks)}))
+
+
+def sources_helpers(template_address: Address, paths: Iterable[str], union_membership: UnionMembership) -> Dict[str, Target]:
+    """A sources-helper target per file below the generator's directory (for `--changed-since`)."""
     helpers: Dict[str, Target] = {}
-    for path in sorted(set(helper_paths)):
-        rel = relative_to(spec_path, path)
+    for path in sorted(set(paths)):
+        rel = relative_to(template_address.spec_path, path)
         if rel is None:
             continue
         helpers[path] = TargetGeneratorSourcesHelperTarget(
             {TargetGeneratorSourcesHelperSourcesField.alias: rel},
-            request.template_address.create_file(rel),
+            template_address.create_file(rel),
             union_membership,
         )
-    builder = _Builder(request, union_membership, helpers)
-    shared = builder.helper_specs([posixpath.normpath(p) for p in shared_paths])
-    targets: List[Target] = list(helpers.values())
-    model = found.model
-    for codops in model.codops:
-        targets.extend(builder.codops_targets(codops, shared, found.decorated.get(codops.name, ())))
-    targets.append(PeachAllTarget(builder.fields(None, {
-        Dependencies.alias: [builder.address(c.name).spec for c in model.codops],
-    }), builder.address(ALL_CODOPS_NAME), union_membership))
-    return GeneratedTargets(request.generator, targets)
+    return helpers
+
+
+def codops_requests(
+    request: GeneratePeachTargetsRequest, found: PeachModel, helpers: Mapping[str, Target], shared_paths: Iterable[str]
+) -> List[CodopsTargetsRequest]:
+    specs = {path: target.address.spec for path, target in helpers.items()}
+    shared = tuple(specs[p] for p in sorted({posixpath.normpath(p) for p in shared_paths}) if p in specs)
+    template = FrozenDict.deep_freeze(request.template)
+    return [
+        CodopsTargetsRequest(
+            codops,
+            found.decorated.get(codops.name, ()),
+            shared,
+            FrozenDict({p: specs[p] for p in _files_of(codops) if p in specs}),
+            template,
+            request.template_address,
+        )
+        for codops in found.model.codops
+    ]
+
+
+def all_target(request: GeneratePeachTargetsRequest, found: PeachModel, union_membership: UnionMembership) -> Target:
+    builder = _Builder(request.template, request.template_address, union_membership, {})
+    return PeachAllTarget(builder.fields(None, {
+        Dependencies.alias: [builder.address(c.name).spec for c in found.model.codops],
+    }), builder.address(ALL_CODOPS_NAME), union_membership)
 
 
 @rule(desc="Generate targets from the peach configs", level=LogLevel.DEBUG)
@@ -334,12 +391,15 @@ async def generate_peach_targets(
             "BUILD", 0, "peach_config", "the `peach_config` at the build root has no name, so the targets it "
             "generates would have no valid address", "a name, e.g. `peach_config(name=\"peach\")`",
             "write `peach_config(name=\"peach\")`; its targets are then `//:peach#<codops>`...")])
-    sources = await Get(HydratedSources, HydrateSourcesRequest(request.generator[PeachConfigSourcesField]))
-    found = await Get(PeachModel, PeachModelRequest(sources.snapshot.digest))
-    model = found.model
+    found = await Get(PeachModel, PeachConfigModelRequest(request.generator[PeachConfigSourcesField]))
     stack = [peach.framework_stack] if peach.framework_stack else []
-    helper_paths = [*found.config_files, *model.notebook_paths, *stack]
-    return peach_targets(request, found, helper_paths, stack, union_membership)
+    helpers = sources_helpers(request.template_address, [*found.config_files, *found.model.notebook_paths, *stack],
+                              union_membership)
+    per_codops = await MultiGet(Get(CodopsTargets, CodopsTargetsRequest, r)
+                                for r in codops_requests(request, found, helpers, stack))
+    targets: List[Target] = [*helpers.values(), *(t for c in per_codops for t in c.targets)]
+    targets.append(all_target(request, found, union_membership))
+    return GeneratedTargets(request.generator, targets)
 
 
 def rules():

@@ -8,6 +8,7 @@ from pants.backend.project_info.dependents import Dependents, DependentsRequest
 from pants.engine.addresses import Address
 from pants.engine.rules import QueryRule
 from pants.engine.target import AllTargets, DependenciesRequest, Targets
+from pants.engine.unions import UnionMembership
 from pants.testutil.rule_runner import RuleRunner
 from pants.vcs import changed
 from pants.vcs.changed import ChangedAddresses, ChangedRequest, DependentsOption
@@ -21,6 +22,7 @@ from peach.target_types import (
     FullNotebookField,
     MethodField,
     NotebookField,
+    PeachConfigSourcesField,
     ProvenanceField,
     RequirementsField,
     UrlField,
@@ -74,6 +76,7 @@ def rule_runner() -> RuleRunner:
             QueryRule(Targets, [DependenciesRequest]),
             QueryRule(Dependents, [DependentsRequest]),
             QueryRule(ChangedAddresses, [ChangedRequest]),
+            QueryRule(generate.PeachModel, [generate.PeachConfigModelRequest]),
         ],
         target_types=register.target_types(),
     )
@@ -102,6 +105,32 @@ def test_generated_targets(rule_runner: RuleRunner) -> None:
         "//zzebu/endpoint.ipynb:../peach", "//zzebu/nb.ipynb:../peach",
         "//zzebu/peach.conf/endpoints.yaml:../../peach", "//zzebu/peach.conf/envs.yaml:../../peach",
     ])
+
+
+def test_an_edit_builds_again_only_the_targets_of_its_codops(rule_runner: RuleRunner) -> None:
+    """What keeps an edit cheap in a large repo: a comment leaves the model equal (the engine then
+    stops there), and a real edit changes the request of its own codops' targets only (the engine
+    reuses every other codops' targets)."""
+    generator = rule_runner.get_target(Address("", target_name="peach"))
+
+    def read() -> tuple:
+        found = rule_runner.request(generate.PeachModel, [generate.PeachConfigModelRequest(
+            generator[PeachConfigSourcesField])])
+        request = generate.GeneratePeachTargetsRequest(generator, generator.address, {"tags": ["peach"]}, {})
+        helpers = generate.sources_helpers(generator.address, [*found.config_files, *found.model.notebook_paths],
+                                           UnionMembership({}))
+        return found, {r.codops.name: r for r in generate.codops_requests(request, found, helpers, [])}
+
+    model, before = read()
+    rule_runner.write_files({"debr/peach.yaml": REPO["debr/peach.yaml"] + "# a comment, at the end\n"})
+    commented, _ = read()
+    assert commented == model
+    rule_runner.write_files({"debr/peach.yaml": REPO["debr/peach.yaml"].replace("[tqdm]", "[tqdm>=4]")})
+    edited, after = read()
+    assert edited != model
+    assert after["zzebu"] == before["zzebu"] and hash(after["zzebu"]) == hash(before["zzebu"])
+    assert after["debr"] != before["debr"]
+    assert "tqdm>=4" in after["debr"].codops.environment("base").requirements
 
 
 def test_environment_fields(rule_runner: RuleRunner) -> None:
