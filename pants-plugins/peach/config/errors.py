@@ -12,6 +12,8 @@ from typing import Iterable, Optional, Sequence
 
 def shorten(text: str, limit: int = 80) -> str:
     """A user value as it appears in a message: one line, at most `limit` characters."""
+    if len(text) <= limit and _CONTROL.search(text) is None:
+        return text  # the common case, on every key read: nothing to escape or cut
     one_line = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     # other control characters (NUL, ESC of terminal escape sequences, ...) are shown escaped
     one_line = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", one_line)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from peach.config import requirements
 from peach.config.requirements import (
     Entry,
     RequirementSyntaxError,
@@ -149,3 +150,27 @@ def test_strings_uv_would_reject_are_rejected(text: str, what: str) -> None:
 
 def test_arbitrary_equality_with_a_version_is_fine() -> None:
     assert parse_requirement("pkg===1.0").specifier == "===1.0"
+
+
+SIMPLE_FORMS = [
+    "numpy", "NumPy", "a.b_c-d", "numpy>=2", "numpy >= 2", "numpy>=1.0,<2", "numpy >=1 , <2", "torch==2.0",
+    "x~=1.2", "x!=1", "x<1", "x>1", "x==01.0", "x<=3.10.0,>=3.8,!=3.9.1",
+]
+OTHER_FORMS = ["x~=1", "x==1.0.*", "x[extra]>=1", "x>=1; python_version<'3.12'", "x===1.0", "x>=1.0a1",
+               "x>>2", "x==foo", "x@https://h/x.whl", "-x", "x.", "x y", "pkg\xa0==1", "pkg==\u0661"]
+
+
+def test_the_fast_path_reads_what_the_full_grammar_reads(monkeypatch) -> None:
+    fast = {text: requirements._simple(text) for text in SIMPLE_FORMS}
+    assert all(fast.values()), [t for t, r in fast.items() if r is None]
+    monkeypatch.setattr(requirements, "_simple", lambda text: None)
+    parse_requirement.cache_clear()
+    try:
+        for text in SIMPLE_FORMS:
+            assert parse_requirement(text) == fast[text], text
+    finally:
+        parse_requirement.cache_clear()
+
+
+def test_other_forms_take_the_full_grammar() -> None:
+    assert [t for t in OTHER_FORMS if requirements._simple(t) is not None] == []

@@ -26,6 +26,7 @@ MAX_DEPTH = 64
 MAX_NODES = 200_000
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ def _convert(path: str, loader: yaml.SafeLoader, node: Node, depth: int, budget:
             )
         )
     if isinstance(node, ScalarNode):
+        if node.tag == _STR_TAG:  # what the constructor would return, without its bookkeeping
+            return YScalar(node.value, line, column, node.value)
         try:
             value = loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as e:
