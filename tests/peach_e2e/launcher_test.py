@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import tomlkit
 
 from peach_e2e.repo import Checkout, fresh_checkout, user_env
 
@@ -26,6 +28,26 @@ def test_fresh_clone_lists_generated_targets(example: Checkout) -> None:
     } <= listed
     # The launcher's cache is reused: no second install.
     assert "installing Pants" not in run.stderr
+    assert "installing the plugin's requirements" not in run.stderr
+    # The plugin's own modules come from the launcher's virtualenv, not from a plugin resolve.
+    assert "Resolving plugins" not in run.stderr
+
+
+def test_launcher_installs_the_plugin_requirements_the_plugin_resolve_pins(example: Checkout) -> None:
+    """The launcher's PLUGIN_REQUIREMENTS are pins of the plugin's own resolve, so the plugin runs in
+    Pants with the versions its tests ran with."""
+    launcher = (example.path / "pants").read_text()
+    match = re.search(r"^PLUGIN_REQUIREMENTS=\(([^)]*)\)$", launcher, re.MULTILINE)
+    assert match, "the launcher no longer declares PLUGIN_REQUIREMENTS=(...)"
+    pins = re.findall(r'"([^"]+)"', match.group(1))
+    assert pins and all("==" in pin for pin in pins), pins
+    lock = (example.path / "3rdparty/python/pants-plugins.lock").read_text()
+    header = json.loads("\n".join(
+        line[3:] for line in lock.split("--- BEGIN PANTS LOCKFILE METADATA: DO NOT EDIT OR REMOVE ---\n")[1]
+        .split("// --- END PANTS LOCKFILE METADATA ---")[0].splitlines()))
+    assert set(pins) <= set(header["generated_with_requirements"]), (pins, header["generated_with_requirements"])
+    # ...and Pants is not asked to resolve them again on every new machine.
+    assert "plugins" not in tomlkit.parse((example.path / "pants.toml").read_text())["GLOBAL"]
 
 
 def test_peek_shows_requirements_and_provenance(example: Checkout) -> None:
