@@ -8,27 +8,39 @@ process gets:
 - a private `HOME` and XDG config directories and an empty system `uv.toml`, so no user or machine
   uv configuration changes the result (the caller's `UV_*` variables are not passed either);
 - one uv cache shared by every process (the `peach_uv` named cache);
-- the image's interpreter (`[peach].python_version`), found by Pants' interpreter discovery;
+- the image's interpreter (`[peach].python_version`): the first `python<version>` on Pants'
+  interpreter search path (`[python-bootstrap].search_path`) that runs as CPython of that version.
+  It also runs the uv tool itself, so one cheap lookup replaces two runs of Pex's interpreter
+  discovery, which identifies every interpreter on the search path and, on a machine with empty
+  named caches (a fresh CI machine), took about 12 s;
 - of the caller's environment, only the TLS and proxy settings;
 - the private index's credentials as a netrc file in the `peach_credentials` named cache, so that
   neither its argv, its environment nor its input digest (its cache key) carries a secret.
 """
 from __future__ import annotations
 
+import dataclasses
 import pkgutil
-from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from pants.backend.python.subsystems.python_tool_base import (
     LockfileRules,
     PythonToolBase,
 )
+from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import ConsoleScript, EntryPoint
 from pants.backend.python.util_rules.interpreter_constraints import (
     InterpreterConstraints,
 )
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
+from pants.backend.python.util_rules.pex_requirements import EntireLockfile
+from pants.core.subsystems.python_bootstrap import PythonBootstrap
+from pants.core.util_rules.system_binaries import (
+    BinaryPathRequest,
+    BinaryPaths,
+    BinaryPathTest,
+)
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import Process, ProcessCacheScope
@@ -70,7 +82,7 @@ class UvTool(PythonToolBase):
         return UV_VERSION
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class UvProcess:
     """One sandboxed run of uv: `uv <argv>` with `input_digest` at the sandbox root.
 
@@ -90,29 +102,82 @@ class UvProcess:
     http_timeout: Optional[int] = None  # seconds uv waits for an index (UV_HTTP_TIMEOUT)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class UvInterpreter:
-    """The image's interpreter, which uv locks and compiles with."""
+    """The image's interpreter, which uv locks and compiles with (and which runs the uv tool)."""
 
     path: str
+    fingerprint: Optional[str] = None
+
+    @property
+    def executable(self) -> PythonExecutable:
+        return PythonExecutable(path=self.path, fingerprint=self.fingerprint)
+
+
+def image_interpreter_constraints(python_version: str) -> InterpreterConstraints:
+    return InterpreterConstraints([f"CPython=={python_version}.*"])
+
+
+def version_test(python_version: str) -> BinaryPathTest:
+    """Exits 0 only in CPython `<major>.<minor>` (a pyenv shim or a stray symlink fails); prints the
+    full version, so an upgraded interpreter gets a new fingerprint."""
+    return BinaryPathTest(args=["-c", (
+        "import sys; print(sys.version); "
+        f"sys.exit(0 if sys.implementation.name == 'cpython' and '%d.%d' % sys.version_info[:2] == {python_version!r} "
+        "else 1)")])
 
 
 @rule(desc="Find the image's Python interpreter for uv", level=LogLevel.DEBUG)
-async def uv_interpreter(peach: PeachSubsystem) -> UvInterpreter:
-    python = await Get(PythonExecutable, InterpreterConstraints([f"CPython=={peach.python_version}.*"]))
-    return UvInterpreter(python.path)
+async def uv_interpreter(peach: PeachSubsystem, bootstrap: PythonBootstrap) -> UvInterpreter:
+    found = await Get(BinaryPaths, BinaryPathRequest(
+        binary_name=f"python{peach.python_version}",
+        search_path=bootstrap.interpreter_search_paths,
+        test=version_test(peach.python_version),
+    ))
+    if found.first_path is not None:
+        return UvInterpreter(found.first_path.path, found.first_path.fingerprint)
+    # Installed under other names only (`python3`, `python`): Pex's discovery finds those too, and
+    # its error message says where it looked when nothing matches.
+    python = await Get(PythonExecutable, InterpreterConstraints, image_interpreter_constraints(peach.python_version))
+    return UvInterpreter(python.path, python.fingerprint)
+
+
+def with_interpreter(request: PexRequest, python: PythonExecutable) -> PexRequest:
+    """`request` built with `python` instead of an interpreter found by Pex's discovery.
+
+    A PexRequest takes constraints or an interpreter, not both. Pants 2.17's `build_pex` fills blank
+    constraints in from the request's resolve even when an interpreter is given (and then rejects
+    the pair), so for the built-in lockfile the resolve is named by nothing but the lockfile's
+    origin. A `[uv].install_from_resolve` resolve keeps its constraints (and Pex's discovery).
+    """
+    if not isinstance(request.requirements, EntireLockfile):
+        return request
+    lockfile = dataclasses.replace(request.requirements.lockfile, resolve_name="")
+    return dataclasses.replace(
+        request, requirements=dataclasses.replace(request.requirements, lockfile=lockfile),
+        interpreter_constraints=InterpreterConstraints(), python=python)
 
 
 _ISOLATION_DIRS = (".peach/home", ".peach/config", ".peach/uv-credentials")
 
 
 @rule(desc="Set up a uv process", level=LogLevel.DEBUG)
-async def uv_process(request: UvProcess, uv: UvTool, credentials: UvCredentials) -> Process:
-    runner = await Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())]))
-    uv_pex, python, isolation, caller = await MultiGet(
-        Get(VenvPex, PexRequest, uv.to_pex_request(
-            interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE), sources=runner)),
+async def uv_process(
+    request: UvProcess, uv: UvTool, credentials: UvCredentials, peach: PeachSubsystem, python_setup: PythonSetup
+) -> Process:
+    runner, python = await MultiGet(
+        Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())])),
         Get(UvInterpreter),
+    )
+    # The image's interpreter runs the tool too, when `[uv].interpreter_constraints` allow it.
+    tool_python = python.executable if uv.interpreter_constraints.contains(
+        image_interpreter_constraints(peach.python_version), python_setup.interpreter_versions_universe) else None
+    pex_request = uv.to_pex_request(
+        interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE), sources=runner)
+    if tool_python:
+        pex_request = with_interpreter(pex_request, tool_python)
+    uv_pex, isolation, caller = await MultiGet(
+        Get(VenvPex, PexRequest, pex_request),
         Get(Digest, CreateDigest([
             # An empty system uv.toml, so /etc/uv/uv.toml cannot weaken the index policy.
             FileContent(".peach/sysconfig/uv/uv.toml", b""),
