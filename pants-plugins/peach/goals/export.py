@@ -14,6 +14,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Dict, List
 
+from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.base.build_root import BuildRoot
 from pants.core.goals.export import (
@@ -38,6 +39,7 @@ from peach.environments.lock import (
     resolve_name,
 )
 from peach.environments.project import EnvironmentRequest, KnownEnvironments
+from peach.subsystem import PeachSubsystem
 from peach.target_types import (
     CodopsField,
     EnvironmentNameField,
@@ -47,7 +49,7 @@ from peach.target_types import (
 )
 from peach.uv.credentials import UvCredentials
 from peach.uv.lockfile import relocate
-from peach.uv.tool import PASSED_ENV, UvInterpreter, UvTool
+from peach.uv.tool import PASSED_ENV, UvInterpreter, UvTool, on_image_interpreter
 
 
 @dataclass(frozen=True)
@@ -83,17 +85,21 @@ async def export_environment(
     distdir: DistDir,
     named_caches: NamedCachesDirOption,
     credentials: UvCredentials,
+    peach: PeachSubsystem,
+    python_setup: PythonSetup,
 ) -> ExportResult:
     env = request.environment
     reldir = export_dir(env.codops, env.environment)
-    # The tool's own interpreter constraints, so a repository needs no `[python]` settings for it.
-    pex_request = uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints)
+    python = await Get(UvInterpreter)
+    # The tool's own interpreter constraints, so a repository needs no `[python]` settings for it, or
+    # the image's interpreter that runs it below, when those constraints allow it.
+    pex_request = on_image_interpreter(
+        uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints), uv, python, peach, python_setup)
     # A pex that runs in a venv of its own, where the `uv` console script finds its binary.
     pex_request = dataclasses.replace(pex_request, additional_args=(*pex_request.additional_args, "--venv", "prepend"))
-    locked, uv_pex, python, env_binary, caller = await MultiGet(
+    locked, uv_pex, env_binary, caller = await MultiGet(
         Get(LockedEnvironment, LockEnvironmentRequest(env)),
         Get(Pex, PexRequest, pex_request),
-        Get(UvInterpreter),
         Get(BinaryPaths, BinaryPathRequest(binary_name="env", search_path=("/usr/bin", "/bin"))),
         Get(EnvironmentVars, EnvironmentVarsRequest(PASSED_ENV)),
     )

@@ -158,6 +158,16 @@ def with_interpreter(request: PexRequest, python: PythonExecutable) -> PexReques
         interpreter_constraints=InterpreterConstraints(), python=python)
 
 
+def on_image_interpreter(request: PexRequest, uv: UvTool, python: UvInterpreter, peach: PeachSubsystem,
+                         python_setup: PythonSetup) -> PexRequest:
+    """The uv tool's `request`, run by the image's interpreter when `[uv].interpreter_constraints`
+    allow that interpreter (so no Pex interpreter discovery is needed for it)."""
+    if uv.interpreter_constraints.contains(image_interpreter_constraints(peach.python_version),
+                                           python_setup.interpreter_versions_universe):
+        return with_interpreter(request, python.executable)
+    return request
+
+
 _ISOLATION_DIRS = (".peach/home", ".peach/config", ".peach/uv-credentials")
 
 
@@ -169,13 +179,10 @@ async def uv_process(
         Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())])),
         Get(UvInterpreter),
     )
-    # The image's interpreter runs the tool too, when `[uv].interpreter_constraints` allow it.
-    tool_python = python.executable if uv.interpreter_constraints.contains(
-        image_interpreter_constraints(peach.python_version), python_setup.interpreter_versions_universe) else None
-    pex_request = uv.to_pex_request(
-        interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE), sources=runner)
-    if tool_python:
-        pex_request = with_interpreter(pex_request, tool_python)
+    pex_request = on_image_interpreter(
+        uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE),
+                          sources=runner),
+        uv, python, peach, python_setup)
     uv_pex, isolation, caller = await MultiGet(
         Get(VenvPex, PexRequest, pex_request),
         Get(Digest, CreateDigest([
