@@ -103,6 +103,11 @@ def test_ci_machines_share_locks_and_no_secret_is_kept(
                 run = ok(b.pants("-ldebug", "package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
                 runs.append(run)
                 assert uv_processes(run) == []
+                # ...and starts none speculatively either (`[uv].remote_cache_speculation_delay`): Pants
+                # would otherwise start each uv process locally at once and cancel it on the hit.
+                spawned = re.findall(r'spawned local process .*?argv: \["[^"]*uv\.pex[^"]*", "(lock|pip)"', run.stderr)
+                assert spawned.count("lock") == 0, spawned
+                assert "remote_cache_speculation_delay: 1s" in run.stderr
                 # A wrong password still gets the clear message.
                 run = b.pants("package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": "wrong-" + ROTATED})
                 runs.append(run)

@@ -45,6 +45,7 @@ from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.option.option_types import IntOption
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
@@ -75,6 +76,20 @@ class UvTool(PythonToolBase):
     default_interpreter_constraints = ["CPython>=3.9,<4"]
     default_lockfile_resource = ("peach.uv", "uv.lock")
     lockfile_rules_type = LockfileRules.SIMPLE
+
+    remote_cache_speculation_delay = IntOption(
+        default=1000,
+        advanced=True,
+        help=softwrap(
+            """
+            With a remote cache (`remote_cache_read`), how many milliseconds a uv process waits for
+            the cache's answer before it also starts locally. Pants otherwise starts every uv process
+            at once and cancels it when the cache answers, so a CI machine whose locks all hit the
+            cache would still start a uv run per environment. A miss starts the local run as soon as
+            the cache answers, so this only delays runs while the cache is slower than this.
+            """
+        ),
+    )
 
     @property
     def version_number(self) -> str:
@@ -210,7 +225,7 @@ async def uv_process(
         env["PEACH_UV_INPUTS"] = ":".join(request.relocated_inputs)
     if request.http_timeout:
         env["UV_HTTP_TIMEOUT"] = str(request.http_timeout)
-    return await Get(Process, VenvPexProcess(
+    process = await Get(Process, VenvPexProcess(
         uv_pex,
         argv=(*request.argv, "--python", python.path),
         input_digest=input_digest,
@@ -222,6 +237,7 @@ async def uv_process(
         cache_scope=request.cache_scope,
         timeout_seconds=request.timeout_seconds,
     ))
+    return dataclasses.replace(process, remote_cache_speculation_delay_millis=uv.remote_cache_speculation_delay)
 
 
 def _runner_source() -> bytes:
