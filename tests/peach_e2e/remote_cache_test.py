@@ -95,19 +95,22 @@ def test_ci_machines_share_locks_and_no_secret_is_kept(
             assert cached_remotely(run) >= len(EVERY_ENV)
             assert _identical(filecmp.dircmp(a.path / "dist/peach", b.path / "dist/peach"))
 
-            # The token is rotated: a build with the new one runs no uv lock either (at debug level).
+            # The token is rotated: a build with the new one runs no uv lock either (at debug level,
+            # without pantsd, so that the engine's log of every process it spawns reaches stderr).
             port = private.port  # stop() forgets it; the rotated server keeps the URL
             private.stop()
             rotated = PypiServer(private.packages_dir, auth=(USER, ROTATED), port=port).start()
             try:
-                run = ok(b.pants("-ldebug", "package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
+                run = ok(b.pants("--no-pantsd", "-ldebug", "package", "::",
+                                 env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
                 runs.append(run)
                 assert uv_processes(run) == []
                 # ...and starts none speculatively either (`[uv].remote_cache_speculation_delay`): Pants
                 # would otherwise start each uv process locally at once and cancel it on the hit.
-                spawned = re.findall(r'spawned local process .*?argv: \["[^"]*uv\.pex[^"]*", "(lock|pip)"', run.stderr)
-                assert spawned.count("lock") == 0, spawned
-                assert "remote_cache_speculation_delay: 1s" in run.stderr
+                spawned = re.findall(r'spawned local process .*?argv: \["[^"]*uv\.pex[^"]*", "(lock|pip)"'
+                                     r'.*remote_cache_speculation_delay: (\w+)', run.stderr)
+                assert spawned and {delay for _, delay in spawned} == {"1s"}, spawned  # the latest-release lookup
+                assert [kind for kind, _ in spawned].count("lock") == 0, spawned
                 # A wrong password still gets the clear message.
                 run = b.pants("package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": "wrong-" + ROTATED})
                 runs.append(run)
