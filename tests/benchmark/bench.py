@@ -447,6 +447,13 @@ def realistic_repo(checkout: Path, n_codops: int, world: SynWorld, rng: random.R
 # ---------------------------------------------------------------------------------------------------
 
 
+# Every checkout plays a platform repository: the peach configs and the plugin, nothing else. This
+# repo's own Python targets (the plugin's wheel, its tests, the pep508 oracle pex) are not what a
+# platform builds, and the baseline loop does not build them either; building them would add Pants'
+# discovery of their CPython 3.9 to every `package ::`. The plugin still loads (`[GLOBAL].pythonpath`).
+PLATFORM_REPO_IGNORE = "+['/pants-plugins/', '/tests/', '/3rdparty/']"
+
+
 class Bench:
     def __init__(self, tmp: Path, named_caches: Path) -> None:
         self.tmp = tmp
@@ -459,7 +466,8 @@ class Bench:
         """What a user's shell passes on, the benchmark's named caches and injected requirements, and
         `extra` (a value None removes the variable)."""
         env = user_env({"PANTS_NAMED_CACHES_DIR": str(self.named_caches),
-                        "PANTS_PEACH_INJECTED_REQUIREMENTS": INJECTED})
+                        "PANTS_PEACH_INJECTED_REQUIREMENTS": INJECTED,
+                        "PANTS_BUILD_IGNORE": PLATFORM_REPO_IGNORE})
         for key, value in (extra or {}).items():
             if value is None:
                 env.pop(key, None)
