@@ -122,7 +122,7 @@ class UvInterpreter:
     """The image's interpreter, which uv locks and compiles with (and which runs the uv tool)."""
 
     path: str
-    fingerprint: Optional[str] = None
+    fingerprint: Optional[str]
 
     @property
     def executable(self) -> PythonExecutable:
@@ -134,8 +134,9 @@ def image_interpreter_constraints(python_version: str) -> InterpreterConstraints
 
 
 def version_test(python_version: str) -> BinaryPathTest:
-    """Exits 0 only in CPython `<major>.<minor>` (a pyenv shim or a stray symlink fails); prints the
-    full version, so an upgraded interpreter gets a new fingerprint."""
+    """Exits 0 only in CPython `<major>.<minor>` (a binary of another version under that name, or a
+    pyenv shim that does not run outside the user's shell, fails); prints the full version, so an
+    upgraded interpreter gets a new fingerprint."""
     return BinaryPathTest(args=["-c", (
         "import sys; print(sys.version); "
         f"sys.exit(0 if sys.implementation.name == 'cpython' and '%d.%d' % sys.version_info[:2] == {python_version!r} "
