@@ -35,6 +35,8 @@ from pants.util.logging import LogLevel
 from peach.config.errors import PackagingError
 from peach.config.model import BASE
 from peach.config.names import matches_any
+from peach.environments.explain import ResolutionFailure, ResolutionFailureMessage
+from peach.environments.failure import is_resolution_failure
 from peach.environments.index import PrivateIndexSetup
 from peach.environments.platforms import ImagePlatforms
 from peach.environments.project import (
@@ -105,7 +107,11 @@ async def run_uv_lock(request: UvLockRequest, setup: PrivateIndexSetup) -> UvLoc
         cache_scope=ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL,
     ))
     if result.exit_code != 0:
-        raise PackagingError(lock_failure(project.name, setup, result.stderr.decode(errors="replace")))
+        stderr = result.stderr.decode(errors="replace")
+        if is_resolution_failure(stderr):  # the configs' declarations, uv's reason and the fix
+            raise PackagingError((await Get(ResolutionFailureMessage, ResolutionFailure(
+                project.request, stderr, setup.shown))).text)
+        raise PackagingError(lock_failure(project.name, setup, stderr))
     contents = await Get(DigestContents, Digest, result.output_digest)
     return UvLockResult(contents[0].content.decode())
 
