@@ -111,11 +111,13 @@ def test_a_new_repository_adopts_peach_by_the_readme(example: Checkout, tmp_path
         assert (repo.path / "dist/export/peach-acme/ml/.venv/bin/python").exists()
         assert "VIRTUAL_ENV" not in export.stderr and "Installed" not in export.stderr, export.stderr
 
-        # `tailor` writes the target the section shows, named `peach` also at the root; an existing
-        # target keeps its name.
+        # `tailor` writes the target the section shows, named `peach` also in the root BUILD file (where
+        # Pants would name it `root`), so the addresses are `//:peach#...`; an existing target keeps its name.
         (repo.path / "BUILD").unlink()
+        (repo.path / "acme/peach.conf").rename(repo.path / "peach.conf")
         ok(repo.pants("tailor", "::"), "tailor")
         assert re.fullmatch(r'peach_config\(\s*name="peach",?\s*\)\s*', repo.read("BUILD")), repo.read("BUILD")
+        assert "//:peach#acme/ml" in ok(repo.pants("list", "::"), "list").stdout.split()
         repo.write({"BUILD": 'peach_config(name="configs")\n'})
         ok(repo.pants("tailor", "::"), "tailor with a target")
         assert repo.read("BUILD") == 'peach_config(name="configs")\n'
