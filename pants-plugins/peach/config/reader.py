@@ -1,6 +1,6 @@
 """Reading one peach config file: YAML in, a validated `FileConfig` (or located problems) out.
 
-Implements the per-file rules of `semantics.md` §1-§6; merging per codops is `merge.py`.
+Implements the per-file rules of `docs/configuration.md` §1-§6; merging per codops is `merge.py`.
 No Pants imports.
 """
 from __future__ import annotations

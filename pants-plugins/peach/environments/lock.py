@@ -29,6 +29,7 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.docutil import bin_name
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
@@ -268,7 +269,7 @@ async def lock_environment(
     still = check(parsed, by_platform, image.python_version)
     if still:
         regenerate = (f" The committed lockfile {committed_path} is the one that disagrees: regenerate it with "
-                      f"`pants generate-lockfiles --resolve={resolve_name(request.codops, request.environment)}`."
+                      f"`{bin_name()} generate-lockfiles --resolve={resolve_name(request.codops, request.environment)}`."
                       if final == committed_lock and not fresh else "")
         raise PackagingError(
             f"environment `{project.name}`: the lock does not match what the image's platforms install, even "
@@ -295,7 +296,7 @@ def stale_policy(peach: PeachSubsystem, project: EnvironmentProject, path: str, 
         f"The committed lockfile {path} of environment `{project.name}` is stale: it no longer matches the "
         f"environment's requirements. Locked from it, the environment gets {diff.summary()}:\n\n"
         + "\n".join(f"    {line}" for line in diff.lines())
-        + f"\n\nRegenerate it with:\n\n    pants generate-lockfiles --resolve={resolve_name(project.request.codops, project.request.environment)}\n"
+        + f"\n\nRegenerate it with:\n\n    {bin_name()} generate-lockfiles --resolve={resolve_name(project.request.codops, project.request.environment)}\n"
     )
     if peach.stale_lockfile == StaleLockfileBehavior.error:
         raise PackagingError(message + "\n(or set `[peach].stale_lockfile` to `warn` to re-lock when packaging)")
