@@ -111,6 +111,11 @@ def test_a_new_repository_adopts_peach_by_the_readme(example: Checkout, tmp_path
         assert (repo.path / "dist/export/peach-acme/ml/.venv/bin/python").exists()
         assert "VIRTUAL_ENV" not in export.stderr and "Installed" not in export.stderr, export.stderr
 
+        # The README's "Committed lockfiles": a `--resolve` that does not exist lists the valid ones,
+        # the peach resolves included; messages name the command as it is run (`./pants`).
+        unknown = repo.pants("generate-lockfiles", "--resolve=peach/acme/nope")
+        assert unknown.returncode != 0 and "peach/acme/ml" in unknown.stderr, unknown.stderr
+
         # `tailor` writes the target the section shows, named `peach` also in the root BUILD file (where
         # Pants would name it `root`), so the addresses are `//:peach#...`; an existing target keeps its name.
         (repo.path / "BUILD").unlink()
