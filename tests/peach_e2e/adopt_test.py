@@ -128,6 +128,17 @@ def test_a_new_repository_adopts_peach_by_the_readme(example: Checkout, tmp_path
         assert repo.read("BUILD") == 'peach_config(name="configs")\n'
         assert "//:configs#acme/ml" in ok(repo.pants("list", "::"), "list").stdout.split()
 
+        # A pin no release satisfies: the environment, the declaration, uv's reason and the fix.
+        repo.write({"peach.conf/pins.yaml": 'codops: acme\npy_environments:\n  ml:\n    dependencies: ["numpy==0.0.1"]\n'})
+        failed = repo.pants("package", "//:configs#acme/ml")
+        assert failed.returncode != 0
+        assert failed.stderr.count("environment `acme/ml`: its requirements cannot be satisfied together") == 1, \
+            failed.stderr
+        assert "`numpy==0.0.1` (environment, peach.conf/pins.yaml:4)" in failed.stderr
+        assert "numpy==0.0.1" in failed.stderr.split("uv says:", 1)[1]
+        assert "To fix it, loosen or remove the pin `numpy==0.0.1` at peach.conf/pins.yaml:4." in failed.stderr
+        (repo.path / "peach.conf/pins.yaml").unlink()
+
         # Without the trial line, the private package needs the private index: an unreachable one fails
         # within `[peach].index_timeout`, with one message.
         started = time.monotonic()
