@@ -112,9 +112,12 @@ def test_a_new_repository_adopts_peach_by_the_readme(example: Checkout, tmp_path
         assert "VIRTUAL_ENV" not in export.stderr and "Installed" not in export.stderr, export.stderr
 
         # The README's "Committed lockfiles": a `--resolve` that does not exist lists the valid ones,
-        # the peach resolves included; messages name the command as it is run (`./pants`).
+        # the peach resolves included.
         unknown = repo.pants("generate-lockfiles", "--resolve=peach/acme/nope")
         assert unknown.returncode != 0 and "peach/acme/ml" in unknown.stderr, unknown.stderr
+        # Messages name the command as it is run here, `./pants`.
+        why = repo.pants("peach-why", "//:peach#acme/ml")
+        assert why.returncode == 1 and "`./pants peach-why --package=torch" in why.stderr, why.stderr
 
         # `tailor` writes the target the section shows, named `peach` also in the root BUILD file (where
         # Pants would name it `root`), so the addresses are `//:peach#...`; an existing target keeps its name.
