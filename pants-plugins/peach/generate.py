@@ -185,21 +185,23 @@ async def peach_model(request: PeachModelRequest, buildroot: BuildRoot) -> Peach
     problems, inputs = group(parsed)
     merged = await MultiGet(Get(MergedCodops, CodopsInput, codops) for codops in inputs)
     every = [*problems, *(p for m in merged for p in m.problems)]
-    if every:
-        raise ConfigError(every)
     model = Model(tuple(m.codops for m in merged))
     escaping = escaping_paths(buildroot.path, model.notebook_paths)
     notebook_contents = await Get(DigestContents, PathGlobs([p for p in model.notebook_paths if p not in escaping]))
     notebooks = await MultiGet(Get(NotebookCells, NotebookFile(fc.path, fc.content)) for fc in notebook_contents)
     decorators = await MultiGet(Get(NotebookDecorators, NotebookCells, nb) for nb in notebooks)
     found = {nb.path: d.functions for nb, d in zip(notebooks, decorators)}
-    problems: List[Problem] = []
+    # Every problem in one run: the notebooks' (a `method` no cell defines) are checked even when the
+    # configs have problems of their own (an unknown `py_env`); the decorators only on valid configs,
+    # since they are compared with the environments, which such problems leave unknown.
+    problems: List[Problem] = list(every)
     try:
         check_notebooks(model, {nb.path: nb for nb in notebooks}, escaping)
     except ConfigError as e:
         problems.extend(e.problems)
-    for codops in model.codops:
-        problems.extend(check_decorators(codops, found))
+    if not every:
+        for codops in model.codops:
+            problems.extend(check_decorators(codops, found))
     if problems:
         raise ConfigError(problems)
     decorated = FrozenDict({c.name: _decorated_of(c, found) for c in model.codops})

@@ -262,7 +262,29 @@ def test_config_errors_surface_with_location(rule_runner: RuleRunner) -> None:
     with pytest.raises(Exception) as e:
         rule_runner.request(AllTargets, [])
     assert "debr/peach.yaml:3: `tasks.t.py_env`: unknown environment `nope`" in str(e.value)
-    assert "debr/peach.yaml:3: `tasks.t.notebook`: the notebook `debr/t.ipynb` does not exist" not in str(e.value)
+    # An unknown environment hides no other problem: the missing notebook is reported in the same run.
+    assert "debr/peach.yaml:3: `tasks.t.notebook`: the notebook `debr/t.ipynb` does not exist" in str(e.value)
+
+
+def test_a_py_env_typo_and_a_method_typo_are_reported_together_each_at_its_key(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files({"zzebu/peach.conf/endpoints.yaml": dedent("""\
+        codops: zzebu
+        endpoints:
+          recommend:
+            url: /recommend
+            py_env: ML
+            components:
+              main:
+                notebook: endpoint.ipynb
+                method: recomend
+        """)})
+    with pytest.raises(Exception) as e:
+        rule_runner.request(AllTargets, [])
+    text = str(e.value)
+    assert "2 problems in the peach configs" in text
+    assert "zzebu/peach.conf/endpoints.yaml:5: `endpoints.recommend.py_env`: unknown environment `ML`" in text
+    assert ("zzebu/peach.conf/endpoints.yaml:9: `endpoints.recommend.components.main.method`: no code cell of "
+            "`zzebu/endpoint.ipynb` defines `recomend`") in text
 
 
 def test_missing_notebook_is_reported(rule_runner: RuleRunner) -> None:

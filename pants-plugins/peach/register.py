@@ -4,7 +4,7 @@ from __future__ import annotations
 from pants.core.target_types import TargetGeneratorSourcesHelperTarget
 
 from peach import generate
-from peach.environments import index, lock, platforms, project
+from peach.environments import explain, index, lock, platforms, project
 from peach.goals import export, insight, lockfiles, migrate, package, tailor
 from peach.target_types import (
     PeachAllTarget,
@@ -38,6 +38,7 @@ def rules():
         *index.rules(),
         *project.rules(),
         *lock.rules(),
+        *explain.rules(),
         *package.rules(),
         *lockfiles.rules(),
         *tailor.rules(),

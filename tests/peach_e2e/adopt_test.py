@@ -1,106 +1,175 @@
-"""Any Pants repository adopts peach with four settings: the plugin's wheel in `[GLOBAL].plugins`,
-`"peach"` in `backend_packages`, `[peach].private_index`, and a `peach_config` target.
+"""A new repository adopts peach by following the README's "Use peach in your repository" section.
 
-The wheel is built from this repo (`pants package pants-plugins:peach-pants`); the new repository
-lies outside it, has no `pants-plugins/`, its own `pants.toml` and configs, and installs the wheel
-from a local directory (`[python-repos].find_links`, as a company index would serve it).
+The commands and files are read from the README itself (its fenced blocks: a file block starts with a
+`# <path>` comment line, every other `bash` line is a command), so the section cannot drift from what
+works. The only step taken outside the README is the one it leaves to the reader: putting the plugin's
+wheel, built from this repo (`pants package pants-plugins:peach-pants`), into `wheels/`.
 """
 from __future__ import annotations
 
-import json
+import re
 import shutil
+import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict, List, Tuple
 
-from peach_e2e.repo import Checkout, Run, repo_root
+from peach_e2e.repo import Checkout, Run, repo_root, user_env
 
-CONFIG = """\
-codops: acme
-py_environments:
-  base:
-    dependencies: [six]
-  ml:
-    dependencies: [tqdm]
-endpoints:
-  rec:
-    url: /rec
-    py_env: ml
-    components:
-      main: {notebook: nb.ipynb, method: recommend}
-"""
-NOTEBOOK = json.dumps({"cells": [{"cell_type": "code", "source": "def recommend(x):\n    return x\n"}]})
+SECTION = "## Use peach in your repository"
 
 
-def ok(run: Run) -> Run:
-    assert run.returncode == 0, run.stderr
-    assert "Traceback (most recent call last)" not in run.stderr
+@dataclass(frozen=True)
+class Adoption:
+    commands: Tuple[str, ...]  # in README order, each a shell command line
+    files: Tuple[Tuple[str, str], ...]  # (path, content) in README order
+    steps: Tuple[Tuple[str, str], ...]  # ("run", command) or ("write", path), in README order
+
+
+def readme_section(readme: str, heading: str) -> str:
+    start = readme.index(heading + "\n")
+    following = readme.find("\n## ", start + len(heading))
+    return readme[start:following if following != -1 else len(readme)]
+
+
+def adoption_steps(section: str) -> Adoption:
+    commands: List[str] = []
+    files: List[Tuple[str, str]] = []
+    steps: List[Tuple[str, str]] = []
+    for lang, body in re.findall(r"^```(\w+)\n(.*?)^```$", section, re.MULTILINE | re.DOTALL):
+        first, _, rest = body.partition("\n")
+        file_comment = re.fullmatch(r"# (\S+)", first.strip())
+        if file_comment and lang in ("toml", "python", "yaml"):
+            files.append((file_comment.group(1), rest))
+            steps.append(("write", file_comment.group(1)))
+            continue
+        assert lang == "bash", f"a README block neither a file nor commands: {lang}"
+        for line in body.splitlines():
+            command = re.sub(r"\s+#\s.*$", "", line).strip()
+            if command:
+                commands.append(command)
+                steps.append(("run", command))
+    return Adoption(tuple(commands), tuple(files), tuple(steps))
+
+
+def config_lines(adoption: Adoption) -> int:
+    """Lines of pants.toml and BUILD that set something (not blank, not comments)."""
+    return sum(
+        1 for path, text in adoption.files if path in ("pants.toml", "BUILD")
+        for line in text.splitlines() if line.strip() and not line.strip().startswith("#")
+    )
+
+
+def test_the_readme_section_is_read_as_intended() -> None:
+    adoption = adoption_steps(readme_section((repo_root() / "README.md").read_text(), SECTION))
+    assert [path for path, _ in adoption.files] == ["pants.toml", "BUILD", "acme/peach.conf/environments.yaml"]
+    assert config_lines(adoption) <= 6
+    assert adoption.commands[0].startswith("unzip -p wheels/peach_pants-")  # the launcher, from the wheel
+    assert "./pants package ::" in adoption.commands
+
+
+def shell(repo: Path, command: str, env: Dict[str, str]) -> Run:
+    proc = subprocess.run(["bash", "-c", command], cwd=repo, env=user_env(env), capture_output=True, text=True,
+                          timeout=900)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def ok(run: Run, what: str) -> Run:
+    assert run.returncode == 0, f"{what}:\n{run.stderr}"
+    assert "Traceback (most recent call last)" not in run.stderr, what
+    assert "DEPRECATED" not in run.stderr, f"{what} printed a deprecation:\n{run.stderr}"
     return run
 
 
-def test_a_new_repository_adopts_peach_from_its_wheel(example: Checkout, tmp_path: Path) -> None:
-    ok(example.pants("package", "pants-plugins:peach-pants"))
+def test_a_new_repository_adopts_peach_by_the_readme(example: Checkout, tmp_path: Path) -> None:
+    adoption = adoption_steps(readme_section((repo_root() / "README.md").read_text(), SECTION))
+    ok(example.pants("package", "pants-plugins:peach-pants"), "building the wheel")
     (wheel,) = (example.path / "dist").glob("peach_pants-*.whl")
-    version = wheel.name.split("-")[1]
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    shutil.copy(wheel, wheels)
 
     repo = Checkout(tmp_path / "new-repo", {"PANTS_NAMED_CACHES_DIR": str(tmp_path / "named-caches")})
-    (repo.path / "private-wheels").mkdir(parents=True)
-    for built in (repo_root() / "example/private-index").glob("*.whl"):
-        shutil.copy(built, repo.path / "private-wheels")
-    shutil.copy(repo_root() / "pants", repo.path / "pants")
-    repo.write({
-        "pants.toml": (
-            "[GLOBAL]\n"
-            'pants_version = "2.17.1"\n'
-            f'plugins = ["peach-pants=={version}"]\n'
-            'backend_packages = ["peach"]\n'
-            "\n"
-            "[python-repos]\n"
-            "# Where the plugin's wheel is published: here a local directory.\n"
-            f'find_links = ["file://{wheels}"]\n'
-            "\n"
-            "[peach]\n"
-            'private_index = "private-wheels"\n'
-        ),
-        "team/peach.conf/envs.yaml": CONFIG,
-        "team/nb.ipynb": NOTEBOOK,
-    })
+    (repo.path / "wheels").mkdir(parents=True)
+    shutil.copy(wheel, repo.path / "wheels")
+    subprocess.run(["git", "init", "-q", str(repo.path)], check=True)
+    env = dict(repo.env)
+    runs: Dict[str, Run] = {}
+    files = dict(adoption.files)
     try:
-        # `pants tailor` writes the peach_config target.
-        ok(repo.pants("tailor", "::"))
-        assert "peach_config(" in repo.read("team/BUILD")
-        ok(repo.pants("package", "::"))
-        for env in ("base", "codops-gateway", "ml"):
-            assert (repo.path / f"dist/peach/acme/{env}/uv.lock").is_file()
-        lock = repo.read("dist/peach/acme/ml/uv.lock")
-        assert 'name = "tqdm"' in lock and 'name = "pipe-algorithms-lib"' in lock
-        peek = json.loads(ok(repo.pants("peek", "team:peach#acme/ml")).stdout)
-        assert peek[0]["requirements"][-1] == "protobuf==7.36.2"  # the framework stack the plugin ships
-        assert set(ok(repo.pants("dependents", "team:peach#acme/ml")).stdout.split()) == {
-            "team:peach", "team:peach#acme", "team:peach#acme/endpoints/rec"}
+        for kind, what in adoption.steps:
+            if kind == "write":
+                repo.write({what: files[what]})
+            else:
+                runs[what] = ok(shell(repo.path, what, env), what)
+
+        assert (repo.path / "pants").read_bytes() == (repo_root() / "pants").read_bytes()
+        for name in ("base", "ml", "codops-gateway"):
+            assert (repo.path / f"dist/peach/acme/{name}/uv.lock").is_file()
+        assert 'name = "tqdm"' in repo.read("dist/peach/acme/ml/uv.lock")
+        # `export` writes the peach environment alone, quietly, and uv keeps to the project's `.venv`.
+        export = next(r for c, r in runs.items() if c.startswith("./pants export"))
+        assert sorted(p.name for p in (repo.path / "dist/export").iterdir()) == ["peach-acme"]
+        assert (repo.path / "dist/export/peach-acme/ml/.venv/bin/python").exists()
+        assert "VIRTUAL_ENV" not in export.stderr and "Installed" not in export.stderr, export.stderr
+
+        # The README's "Committed lockfiles": a `--resolve` that does not exist lists the valid ones,
+        # the peach resolves included.
+        unknown = repo.pants("generate-lockfiles", "--resolve=peach/acme/nope")
+        assert unknown.returncode != 0 and "peach/acme/ml" in unknown.stderr, unknown.stderr
+        # Messages name the command as it is run here, `./pants`.
+        why = repo.pants("peach-why", "//:peach#acme/ml")
+        assert why.returncode == 1 and "`./pants peach-why --package=torch" in why.stderr, why.stderr
+
+        # `tailor` writes the target the section shows, named `peach` also in the root BUILD file (where
+        # Pants would name it `root`), so the addresses are `//:peach#...`; an existing target keeps its name.
+        (repo.path / "BUILD").unlink()
+        (repo.path / "acme/peach.conf").rename(repo.path / "peach.conf")
+        ok(repo.pants("tailor", "::"), "tailor")
+        assert re.fullmatch(r'peach_config\(\s*name="peach",?\s*\)\s*', repo.read("BUILD")), repo.read("BUILD")
+        assert "//:peach#acme/ml" in ok(repo.pants("list", "::"), "list").stdout.split()
+        repo.write({"BUILD": 'peach_config(name="configs")\n'})
+        ok(repo.pants("tailor", "::"), "tailor with a target")
+        assert repo.read("BUILD") == 'peach_config(name="configs")\n'
+        assert "//:configs#acme/ml" in ok(repo.pants("list", "::"), "list").stdout.split()
+
+        # A pin no release satisfies: the environment, the declaration, uv's reason and the fix.
+        repo.write({"peach.conf/pins.yaml": 'codops: acme\npy_environments:\n  ml:\n    dependencies: ["numpy==0.0.1"]\n'})
+        failed = repo.pants("package", "//:configs#acme/ml")
+        assert failed.returncode != 0
+        assert failed.stderr.count("environment `acme/ml`: its requirements cannot be satisfied together") == 1, \
+            failed.stderr
+        assert "`numpy==0.0.1` (environment, peach.conf/pins.yaml:4)" in failed.stderr
+        assert "numpy==0.0.1" in failed.stderr.split("uv says:", 1)[1]
+        assert "To fix it, loosen or remove the pin `numpy==0.0.1` at peach.conf/pins.yaml:4." in failed.stderr
+        (repo.path / "peach.conf/pins.yaml").unlink()
+
+        # Without the trial line, the private package needs the private index: an unreachable one fails
+        # within `[peach].index_timeout`, with one message.
+        started = time.monotonic()
+        down = repo.pants("package", "::", env={"PANTS_PEACH_INJECTED_REQUIREMENTS": "['pipe-algorithms-lib']",
+                                                "PANTS_PEACH_PRIVATE_INDEX": "http://peach-index.invalid/simple",
+                                                "PANTS_PEACH_INDEX_TIMEOUT": "10"})
+        took = time.monotonic() - started
+        assert down.returncode != 0
+        assert down.stderr.count("cannot reach the private index http://peach-index.invalid/simple") == 1, down.stderr
+        assert took < 10 + 15, took  # the index timeout, plus Pants noticing the changed options
     finally:
         repo.stop()
 
 
 def test_missing_settings_say_what_to_add(example: Checkout, tmp_path: Path) -> None:
-    ok(example.pants("package", "pants-plugins:peach-pants"))
+    ok(example.pants("package", "pants-plugins:peach-pants"), "building the wheel")
     (wheel,) = (example.path / "dist").glob("peach_pants-*.whl")
     repo = Checkout(tmp_path / "new-repo", {"PANTS_NAMED_CACHES_DIR": str(tmp_path / "named-caches")})
-    shutil.copy(repo_root() / "pants", (tmp_path / "pants-launcher"))
-    repo.path.mkdir()
-    shutil.copy(tmp_path / "pants-launcher", repo.path / "pants")
-    (tmp_path / "wheels").mkdir()
-    shutil.copy(wheel, tmp_path / "wheels")
+    (repo.path / "wheels").mkdir(parents=True)
+    shutil.copy(wheel, repo.path / "wheels")
+    shutil.copy(repo_root() / "pants", repo.path / "pants")
     repo.write({
         "pants.toml": (
-            '[GLOBAL]\npants_version = "2.17.1"\n'
-            f'plugins = ["peach-pants=={wheel.name.split("-")[1]}"]\nbackend_packages = ["peach"]\n'
-            f'[python-repos]\nfind_links = ["file://{tmp_path / "wheels"}"]\n'
+            f'GLOBAL.plugins = ["peach-pants=={wheel.name.split("-")[1]}"]\nGLOBAL.backend_packages = ["peach"]\n'
+            'python-repos.find_links = ["file://%(buildroot)s/wheels"]\n'
         ),
         "BUILD": "peach_config()\n",
-        "team/peach.conf/envs.yaml": CONFIG,
-        "team/nb.ipynb": NOTEBOOK,
+        "team/peach.conf/envs.yaml": "codops: acme\npy_environments:\n  base:\n    dependencies: [six]\n",
     })
     try:
         run = repo.pants("list", "::")

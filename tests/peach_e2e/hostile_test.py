@@ -124,8 +124,11 @@ def test_unsatisfiable_requirement(repo: Checkout, servers: dict) -> None:
     before = dist_snapshot(repo)
     run = package(repo, options(servers), "//:peach#acme/impossible")
     assert run.returncode != 0
-    assert f"uv could not lock environment `acme/impossible` (private index: {servers['private'].url})" in run.stderr
-    assert "numpy-lite" in run.stderr
+    assert (f"environment `acme/impossible`: its requirements cannot be satisfied together (uv found no solution; "
+            f"private index: {servers['private'].url}).") in run.stderr
+    # The declaration uv's reason involves, and the pin to change.
+    assert "`numpy-lite>=99` (environment, example/acme/peach.yaml:8)" in run.stderr
+    assert "To fix it, loosen or remove the pin `numpy-lite>=99` at example/acme/peach.yaml:8." in run.stderr
     assert dist_snapshot(repo) == before
 
 

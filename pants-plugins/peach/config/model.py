@@ -67,6 +67,7 @@ class Notebook:
     full_notebook: bool
     declared_in: str  # `file:line` of the `notebook:` key
     owner: str  # `endpoints.recommend.components.main` or `tasks.reindex`
+    method_declared_in: str = ""  # `file:line` of the `method:` key (else that of `notebook:`)
 
 
 @dataclass(frozen=True)

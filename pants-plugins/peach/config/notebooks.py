@@ -82,7 +82,8 @@ def check_notebooks(model: Model, notebooks: Mapping[str, NotebookCells], escapi
                 what = f"no code cell of `{nb.path}` defines `{nb.method}` (a top-level `def {nb.method}(`)"
                 if guess:
                     what += f"; did you mean `{guess}`?"
-                problems.add(Problem(file, int(line), f"{nb.owner}.method", what,
+                method_file, _, method_line = (nb.method_declared_in or nb.declared_in).rpartition(":")
+                problems.add(Problem(method_file, int(method_line), f"{nb.owner}.method", what,
                                      f"the functions the notebook defines: {quote_list(defined)}",
                                      f"set `method: {guess}`" if guess else f"define `{nb.method}` in the notebook"))
     problems.raise_if_any()

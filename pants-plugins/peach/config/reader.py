@@ -1,6 +1,6 @@
 """Reading one peach config file: YAML in, a validated `FileConfig` (or located problems) out.
 
-Implements the per-file rules of `semantics.md` §1-§6; merging per codops is `merge.py`.
+Implements the per-file rules of `docs/configuration.md` §1-§6; merging per codops is `merge.py`.
 No Pants imports.
 """
 from __future__ import annotations
@@ -205,7 +205,8 @@ class FileReader(ValueChecks):
                 method = None
         if path is None or method is None:
             return None
-        return Notebook(path, method, full_value, f"{self.path}:{nb_node.line}", key)
+        return Notebook(path, method, full_value, f"{self.path}:{nb_node.line}", key,
+                        f"{self.path}:{method_node.line}")
 
     def notebook_path(self, value: str, node: YNode, key: str) -> Optional[str]:
         valid = "a relative path to an `.ipynb` file inside the repository"

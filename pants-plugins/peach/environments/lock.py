@@ -29,12 +29,15 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.docutil import bin_name
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
 from peach.config.model import BASE
 from peach.config.names import matches_any
+from peach.environments.explain import ResolutionFailure, ResolutionFailureMessage
+from peach.environments.failure import is_resolution_failure
 from peach.environments.index import PrivateIndexSetup
 from peach.environments.platforms import ImagePlatforms
 from peach.environments.project import (
@@ -105,7 +108,11 @@ async def run_uv_lock(request: UvLockRequest, setup: PrivateIndexSetup) -> UvLoc
         cache_scope=ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL,
     ))
     if result.exit_code != 0:
-        raise PackagingError(lock_failure(project.name, setup, result.stderr.decode(errors="replace")))
+        stderr = result.stderr.decode(errors="replace")
+        if is_resolution_failure(stderr):  # the configs' declarations, uv's reason and the fix
+            raise PackagingError((await Get(ResolutionFailureMessage, ResolutionFailure(
+                project.request, stderr, setup.shown))).text)
+        raise PackagingError(lock_failure(project.name, setup, stderr))
     contents = await Get(DigestContents, Digest, result.output_digest)
     return UvLockResult(contents[0].content.decode())
 
@@ -262,7 +269,7 @@ async def lock_environment(
     still = check(parsed, by_platform, image.python_version)
     if still:
         regenerate = (f" The committed lockfile {committed_path} is the one that disagrees: regenerate it with "
-                      f"`pants generate-lockfiles --resolve={resolve_name(request.codops, request.environment)}`."
+                      f"`{bin_name()} generate-lockfiles --resolve={resolve_name(request.codops, request.environment)}`."
                       if final == committed_lock and not fresh else "")
         raise PackagingError(
             f"environment `{project.name}`: the lock does not match what the image's platforms install, even "
@@ -289,7 +296,7 @@ def stale_policy(peach: PeachSubsystem, project: EnvironmentProject, path: str, 
         f"The committed lockfile {path} of environment `{project.name}` is stale: it no longer matches the "
         f"environment's requirements. Locked from it, the environment gets {diff.summary()}:\n\n"
         + "\n".join(f"    {line}" for line in diff.lines())
-        + f"\n\nRegenerate it with:\n\n    pants generate-lockfiles --resolve={resolve_name(project.request.codops, project.request.environment)}\n"
+        + f"\n\nRegenerate it with:\n\n    {bin_name()} generate-lockfiles --resolve={resolve_name(project.request.codops, project.request.environment)}\n"
     )
     if peach.stale_lockfile == StaleLockfileBehavior.error:
         raise PackagingError(message + "\n(or set `[peach].stale_lockfile` to `warn` to re-lock when packaging)")

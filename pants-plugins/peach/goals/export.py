@@ -1,11 +1,15 @@
 """`pants export`: each environment as a virtualenv, made by `uv sync --locked` from its project.
 
-`pants export --resolve=peach/<codops>/<env>`, or `pants export <targets>` (environments, a codops
-for all of its environments, `::` for all), writes
+`pants export --resolve=peach/<codops>/<env>` (one environment) or `--resolve=peach/<codops>/` (every
+environment of a codops) writes
 `dist/export/peach-<codops>/<env>/` with the environment's `pyproject.toml` and `uv.lock` and a
 `.venv` with the image's Python version: point an IDE at `.venv/bin/python`. The project
 directory is as deep below the build root as `dist/peach/<codops>/<env>/`, so a directory index,
 which the project names by a relative path, is found from both.
+
+`pants export <targets>` (environments, a codops, `::`) works too, but goes through Pants' deprecated
+target-based export, which warns and also exports the virtualenvs of Pants' own Python tools (pytest,
+...): the README shows `--resolve`. uv's install output shows at `-ldebug` only.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
-from pants.option.global_options import NamedCachesDirOption
+from pants.option.global_options import GlobalOptions, NamedCachesDirOption
 from pants.util.logging import LogLevel
 
 from peach.environments.lock import (
@@ -87,6 +91,7 @@ async def export_environment(
     credentials: UvCredentials,
     peach: PeachSubsystem,
     python_setup: PythonSetup,
+    global_options: GlobalOptions,
 ) -> ExportResult:
     env = request.environment
     reldir = export_dir(env.codops, env.environment)
@@ -127,8 +132,13 @@ async def export_environment(
             "HOME={digest_root}/.peach/home",
             "XDG_CONFIG_HOME={digest_root}/.peach/config",
             "XDG_CONFIG_DIRS={digest_root}/.peach/config",
+            # uv's Python entry point would set VIRTUAL_ENV to the tool's own virtualenv, and uv would
+            # warn that it does not match the project's `.venv` and ignore it: name the project's.
+            "VIRTUAL_ENV={digest_root}/.venv",
             python.path, "{digest_root}/.peach/uv.pex",
             "sync", "--locked", "--no-install-project", "--directory", "{digest_root}", "--python", python.path,
+            # What uv installs is for `-ldebug`; its errors show at every level.
+            *(() if global_options.level.level <= LogLevel.DEBUG.level else ("--quiet",)),
         ],
         extra_env,
     )
@@ -161,7 +171,23 @@ async def export_peach_environments(
                 prefixes.append("peach/")
         environments = wanted(prefixes, resolves)
     results = await MultiGet(Get(ExportResult, _Export(env)) for _, env in sorted(environments.items()))
-    return ExportResults(results)
+    # An unknown `peach/<codops>/` gets no result: Pants reports it, with the list of valid names.
+    prefixes = [n for n in names if codops_prefix(n) and any(r.startswith(n) for r in resolves.by_name)]
+    return ExportResults((*results, *(codops_result(name) for name in prefixes)))
+
+
+def codops_prefix(name: str) -> str:
+    """The codops of a `--resolve=peach/<codops>/` (every environment of it), else ``."""
+    parts = name.split("/")
+    return parts[1] if len(parts) == 3 and parts[0] == "peach" and parts[1] and not parts[2] else ""
+
+
+def codops_result(name: str) -> ExportResult:
+    """What `--resolve=peach/<codops>/` answers for Pants, which checks that each resolve it was given
+    was exported: the codops' export directory, emptied first (an environment deleted since the
+    last export disappears) and filled by the environments' own results."""
+    codops = codops_prefix(name)
+    return ExportResult(f"the peach environments of codops {codops}", f"peach-{codops}", resolve=name)
 
 
 def rules():

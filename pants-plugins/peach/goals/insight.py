@@ -15,6 +15,7 @@ from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import AllTargets, Target, Targets
 from pants.option.option_types import BoolOption, EnumOption, StrOption
+from pants.util.docutil import bin_name
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
@@ -191,7 +192,7 @@ class PeachWhy(Goal):
 async def peach_why(targets: Targets, all_targets: AllTargets, console: Console, subsystem: PeachWhySubsystem) -> PeachWhy:
     if not subsystem.package:
         console.print_stderr("peach-why: name the package with `--peach-why-package=<name>`, e.g. "
-                             "`pants peach-why --package=torch //:peach#zzebu/ml`.")
+                             f"`{bin_name()} peach-why --package=torch //:peach#zzebu/ml`.")
         return PeachWhy(exit_code=1)
     views = await _views(targets, all_targets)
     if not views:

@@ -24,6 +24,7 @@ from pants.engine.fs import (
 from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.rules import Get, collect_rules, goal_rule
 from pants.option.option_types import BoolOption, StrListOption
+from pants.util.docutil import bin_name
 from pants.util.strutil import softwrap
 
 from peach.config import ConfigError, is_config_path
@@ -96,7 +97,7 @@ async def peach_migrate(
             console.print_stdout(f"  {line}")
     if subsystem.check:
         console.print_stderr(f"peach-migrate --check: {len(result.changes)} file(s) would change; "
-                             "run `pants peach-migrate ::` to rewrite them.")
+                             f"run `{bin_name()} peach-migrate ::` to rewrite them.")
         return PeachMigrate(exit_code=1)
     digest = await Get(Digest, CreateDigest([FileContent(c.path, c.new) for c in result.changes]))
     workspace.write_digest(digest)

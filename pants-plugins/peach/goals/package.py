@@ -54,6 +54,10 @@ from peach.uv.tool import UvInterpreter
 
 logger = logging.getLogger(__name__)
 
+# The lock-change log names every change up to this many (a user's one added package is never hidden
+# behind "and 1 more"); beyond it, the first ones and a count. lock-changes.json has them all.
+LOGGED_CHANGES = 12
+
 
 @dataclass(frozen=True)
 class PyEnvironmentFieldSet(PackageFieldSet):
@@ -198,7 +202,7 @@ async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot) -> Built
         name = f"{codops}/{env.project.request.environment}"
         changes[name] = environment_changes(codops, env, relocate(env.lock, buildroot.path), previous)
         if not changes[name].empty:
-            logger.info(summary_line(name, changes[name]))
+            logger.info(summary_line(name, changes[name], items=LOGGED_CHANGES))
     summary = f"{PROJECTS_DIR}/{codops}/environments.json"
     content = environments_json(codops, locked, targets, fs.decorated.value)
     summary_digest = await Get(Digest, CreateDigest([

@@ -182,3 +182,14 @@ def test_an_unchanged_rebuild_has_no_changes() -> None:
     shipped = lock_text()
     changes = environment_changes("zzebu", locked("ml", shipped), shipped, PreviousBuild(FrozenDict({"zzebu/ml": shipped})))
     assert changes.empty
+
+
+def test_the_lock_change_log_names_every_package_when_there_are_few() -> None:
+    from peach.goals.package import LOGGED_CHANGES
+    from peach.insight.changes import summary_line
+    from peach.uv.lockfile import LockChanges
+
+    added = (("anyio", "4.0.0"), ("h11", "0.14.0"), ("httpcore", "1.0.0"), ("httpx", "0.27.0"), ("sniffio", "1.3.0"))
+    line = summary_line("acme/ml", LockChanges(added=added, removed=(), changed=()), items=LOGGED_CHANGES)
+    assert "more" not in line
+    assert all(f"+{name} {version}" in line for name, version in added)

@@ -1,5 +1,8 @@
 """`pants tailor`: a `peach_config` target for peach config files that no `peach_config` owns.
 
+The target is always named `peach` (`//:peach#<codops>/<env>` at the root, `dir:peach#...` elsewhere);
+files that an existing `peach_config` owns are left to it, whatever its name.
+
 Unowned config files are grouped by the directory that holds their `peach.conf/` (or `peach.yaml`);
 a directory below another such directory is covered by the upper one's target, whose default
 sources read every config file below it. One codops' files belong in one `peach_config` (usually
@@ -54,6 +57,9 @@ async def find_putative_peach_configs(request: PutativePeachConfigRequest, owned
             path=directory,
             name="peach",
             triggering_sources=[posixpath.relpath(f, directory or ".") for f in files],
+            # Explicit, so Pants does not rename a target of the root BUILD file to `root`: the
+            # addresses peach prints and documents are `//:peach#<codops>/...`.
+            kwargs={"name": "peach"},
         ))
     return PutativeTargets(targets)
 

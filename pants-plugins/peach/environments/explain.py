@@ -1,0 +1,43 @@
+"""The rule behind a resolution failure's message: the environment's provenance, read from its
+`py_environment` target only when uv found no solution (so no lock's cache key depends on it). The
+message itself is built in `peach.environments.failure`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.engine.rules import collect_rules, rule
+from pants.engine.target import AllTargets
+from pants.util.logging import LogLevel
+
+from peach.environments.failure import resolution_failure
+from peach.environments.project import EnvironmentRequest
+from peach.target_types import CodopsField, EnvironmentNameField, ProvenanceField
+
+
+@dataclass(frozen=True)
+class ResolutionFailure:
+    request: EnvironmentRequest
+    stderr: str
+    index: str  # the private index as shown (without credentials)
+
+
+@dataclass(frozen=True)
+class ResolutionFailureMessage:
+    text: str
+
+
+@rule(desc="Explain a failed peach resolution", level=LogLevel.DEBUG)
+async def explain_resolution_failure(failure: ResolutionFailure, targets: AllTargets) -> ResolutionFailureMessage:
+    request = failure.request
+    provenance = next(
+        (t[ProvenanceField].value for t in targets
+         if t.has_fields((CodopsField, EnvironmentNameField, ProvenanceField))
+         and t[CodopsField].value == request.codops and t[EnvironmentNameField].value == request.environment),
+        (),
+    )
+    return ResolutionFailureMessage(resolution_failure(
+        request.name, failure.stderr, provenance, request.config_files, failure.index))
+
+
+def rules():
+    return collect_rules()
