@@ -11,6 +11,7 @@ import pytest
 
 from legacy_configs.corpus_test import CASES, migrated, settings
 from peach.config import build_model
+from peach_e2e.indexes import build_wheel
 from peach_e2e.repo import Checkout, Run
 
 ML = "//:peach#zzebu/ml"
@@ -115,6 +116,43 @@ def test_generate_lockfiles_diff(packaged: Checkout) -> None:
     finally:
         packaged.write({config: original})
         shutil.rmtree(packaged.path / "3rdparty/peach/locks", ignore_errors=True)
+
+
+REPORTING = "//:peach#debr/reporting"
+
+
+def test_import_check_is_a_cached_pants_test(packaged: Checkout) -> None:
+    run = ok(packaged.pants("test", "--test-output=all", REPORTING))
+    assert re.search(r"environment `debr/reporting`: all \d+ importable direct requirement\(s\) import cleanly", run.stderr), \
+        run.stderr
+    assert re.search(r"^ok: .*\btabulate \S+ \(tabulate\).*\bprotobuf \S+ \(google\.protobuf\)", run.stderr,
+                     re.MULTILINE), run.stderr  # protobuf installs the module google.protobuf
+    # An unchanged lock is not checked again.
+    again = ok(packaged.pants("test", REPORTING))
+    assert re.search(r"debr/reporting succeeded in [\d.]+s \((memoized|cached locally)\)", again.stderr), again.stderr
+    # This repo skips the environment too large for CI by an option.
+    skipped = ok(packaged.pants("test", ML))
+    assert "skipped zzebu/ml ([peach-import-check].skip_environments)" in skipped.stderr, skipped.stderr
+    assert "zzebu/ml succeeded" not in skipped.stderr and "zzebu/ml failed" not in skipped.stderr
+
+
+def test_import_check_fails_on_a_warning_with_the_version_module_and_config_line(packaged: Checkout) -> None:
+    # A new release of the injected private package that warns at import: the environments take it.
+    source = ("import warnings\n"
+              "warnings.warn('pipe-algorithms-lib 1.2.0 needs numpy 1.x: Failed to initialize NumPy', UserWarning)\n")
+    wheel = build_wheel(packaged.path / "example/private-index", "pipe-algorithms-lib", "1.2.0", module_source=source)
+    try:
+        run = packaged.pants("test", "--test-output=failed", REPORTING)
+    finally:
+        wheel.unlink()
+    assert run.returncode == 1, run.stderr
+    assert "FAIL pipe-algorithms-lib 1.2.0 (the locked version installed)" in run.stderr, run.stderr
+    assert "  declared: `pipe-algorithms-lib==1.2.0` (injected, " in run.stderr, run.stderr
+    assert ("  import pipe_algorithms_lib:\n"
+            "    warning: UserWarning: pipe-algorithms-lib 1.2.0 needs numpy 1.x: Failed to initialize NumPy "
+            "(pipe_algorithms_lib/__init__.py:4)") in run.stderr, run.stderr
+    assert f"why this version: pants peach-why --peach-why-package=pipe-algorithms-lib {REPORTING}" in run.stderr
+    assert "debr/reporting failed" in run.stderr
 
 
 def test_tailor(example: Checkout) -> None:
