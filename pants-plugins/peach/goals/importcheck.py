@@ -22,7 +22,7 @@ from pants.core.goals.test import TestFieldSet, TestRequest, TestResult, TestSub
 from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
-from pants.option.option_types import IntOption, SkipOption, StrListOption
+from pants.option.option_types import DictOption, IntOption, SkipOption, StrListOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
@@ -86,6 +86,28 @@ class ImportCheckSubsystem(Subsystem):
             """
         ),
     )
+    skip_modules = StrListOption(
+        default=[],
+        help=help_text(
+            """
+            Modules the import check does not import, as names or shell-style patterns
+            (`nvfuser`, `tensorflow.*`): optional parts of a distribution that need a library the
+            image does not install. The report lists them as not imported.
+            """
+        ),
+    )
+    smoke_checks = DictOption[str](
+        default={},
+        help=help_text(
+            """
+            Python code to run for a package, by package name, after its modules imported: for
+            breakage that shows only on first use. torch 2.0, for one, initialises NumPy lazily, so
+            `import torch` succeeds under NumPy 2 and `{"torch": "import numpy, torch;
+            torch.from_numpy(numpy.zeros(1))"}` fails. It runs in a fresh interpreter and fails
+            like an import: on an exception, a warning or a log record at WARNING or above.
+            """
+        ),
+    )
     import_timeout = IntOption(
         default=600,
         advanced=True,
@@ -138,8 +160,9 @@ async def run_import_check(
     locked = await Get(LockedEnvironment, LockEnvironmentRequest(request))
     project = locked.project
     packages = [canonical_name(p.package) for p in field_set.provenance.value]
-    spec = {"packages": packages, "ignored_warnings": list(check.ignored_warnings),
-            "timeout": check.import_timeout}
+    smoke = {canonical_name(name): code for name, code in check.smoke_checks.items()}
+    spec = {"packages": packages, "ignored_warnings": list(check.ignored_warnings), "timeout": check.import_timeout,
+            "skip_modules": list(check.skip_modules), "smoke": {p: smoke[p] for p in packages if p in smoke}}
     created = await Get(Digest, CreateDigest([
         FileContent(f"{project.dir}/pyproject.toml", locked.pyproject),
         FileContent(f"{project.dir}/uv.lock", locked.lock.encode()),

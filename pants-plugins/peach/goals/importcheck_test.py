@@ -66,7 +66,8 @@ def _run(exit_code: int, outputs: Dict[str, bytes], skip: Optional[List[str]] = 
     the_project = project("ml")
     locked = LockedEnvironment(the_project, the_project.pyproject(), lock_text(), (), None)
     check = create_subsystem(ImportCheckSubsystem, skip=False, skip_environments=skip or [],
-                             ignored_warnings=["DeprecationWarning"], import_timeout=60)
+                             ignored_warnings=["DeprecationWarning"], import_timeout=60,
+                             skip_modules=["nvfuser"], smoke_checks={"Six": "import six; six.moves", "torch": "x"})
     test = create_goal_subsystem(TestSubsystem, output=ShowOutput.FAILED, force=False)
     batch = ImportCheckRequest.Batch("peach-import-check", (ImportCheckFieldSet.create(TARGET),), None)
     result: TestResult = run_rule_with_mocks(
@@ -92,7 +93,8 @@ def test_installs_the_lock_and_runs_the_checker_with_the_package_names_only() ->
     assert process.lock == "dist/peach/zzebu/ml/uv.lock" and process.cache_scope == ProcessCacheScope.SUCCESSFUL
     # The config lines are not inputs: moving a line does not check an unchanged lock again.
     assert json.loads(files[".peach-import-check/input.json"]) == {
-        "packages": ["pipe-algorithms-lib", "six"], "ignored_warnings": ["DeprecationWarning"], "timeout": 60}
+        "packages": ["pipe-algorithms-lib", "six"], "ignored_warnings": ["DeprecationWarning"], "timeout": 60,
+        "skip_modules": ["nvfuser"], "smoke": {"six": "import six; six.moves"}}
     assert files["dist/peach/zzebu/ml/uv.lock"] == lock_text().encode()
     assert b"def render_report" in files[".peach-import-check/checker.py"]
     assert result.exit_code == 1

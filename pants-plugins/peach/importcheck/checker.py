@@ -45,7 +45,7 @@ _STDERR_LINES = 8
 # Runs in a fresh interpreter: imports one module and writes what happened to a JSON file.
 CHILD = r"""
 import json, logging, sys, traceback, warnings
-module, out = sys.argv[1], sys.argv[2]
+kind, what, out = sys.argv[1], sys.argv[2], sys.argv[3]
 logs = []
 _handle = logging.Logger.handle
 def _recording_handle(self, record):
@@ -61,7 +61,10 @@ error = None
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     try:
-        __import__(module)
+        if kind == "import":
+            __import__(what)
+        else:
+            exec(compile(what, "<smoke check>", "exec"), {"__name__": "__peach_smoke__"})
     except BaseException as exc:
         error = {"type": type(exc).__name__, "message": str(exc),
                  "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]}
@@ -162,16 +165,18 @@ def installed_distributions() -> Dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def import_module(python: str, module: str, timeout: int, env: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
-    """Import `module` in a fresh `python -I`: the error, warnings, log records and stderr it produced."""
+def import_module(python: str, module: str, timeout: int, smoke: bool = False) -> Dict[str, Any]:
+    """Import `module` (or run the code `module`, with `smoke`) in a fresh `python -I`: the error,
+    warnings, log records and stderr it produced."""
     with tempfile.TemporaryDirectory(prefix="peach-import-") as tmp:
         out = os.path.join(tmp, "result.json")
-        child_env = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("PYTHON")}
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         try:
-            proc = subprocess.run([python, "-I", "-c", CHILD, module, out], cwd=tmp, env=child_env,
+            proc = subprocess.run([python, "-I", "-c", CHILD, "exec" if smoke else "import", module, out],
+                                  cwd=tmp, env=child_env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return {"error": {"type": "Timeout", "message": f"the import did not finish in {timeout} s",
+            return {"error": {"type": "Timeout", "message": f"it did not finish in {timeout} s",
                               "traceback": ""}, "warnings": [], "logs": [], "stderr": ""}
         stderr = proc.stderr.decode("utf-8", "replace")
         try:
@@ -180,7 +185,7 @@ def import_module(python: str, module: str, timeout: int, env: Optional[Mapping[
         except (OSError, ValueError):
             # The interpreter died during the import (a crash in native code, os._exit).
             outcome = {"error": {"type": "Crash", "message": f"the interpreter exited with code {proc.returncode} "
-                                 "during the import", "traceback": ""}, "warnings": [], "logs": []}
+                                 "before it finished", "traceback": ""}, "warnings": [], "logs": []}
     outcome["stderr"] = stderr
     return outcome
 
@@ -214,13 +219,20 @@ def _short_path(path: str) -> str:
     return path.split(marker, 1)[1] if marker in path else path
 
 
-def _planned(package: str, dists: Mapping[str, Any]) -> Dict[str, Any]:
+def _planned(package: str, dists: Mapping[str, Any], skip_modules: Sequence[str],
+             smoke: Optional[str]) -> Dict[str, Any]:
+    import fnmatch
+
     dist = dists.get(canonical_name(package))
     if dist is None:
-        return {"package": package, "status": "not-installed", "version": None, "modules": []}
+        return {"package": package, "status": "not-installed", "version": None, "modules": [], "skipped": []}
     modules = distribution_modules(dist)
+    skipped = [m for m in modules if any(fnmatch.fnmatchcase(m, p) for p in skip_modules)]
+    checked = [{"module": m, "failures": [], "stderr": []} for m in modules if m not in skipped]
+    if smoke:
+        checked.append({"module": "smoke check", "smoke": smoke, "failures": [], "stderr": []})
     return {"package": package, "status": "no-modules" if not modules else "ok", "version": dist.version,
-            "modules": [{"module": m, "failures": [], "stderr": []} for m in modules]}
+            "modules": checked, "skipped": skipped}
 
 
 def _record(module: Dict[str, Any], outcome: Mapping[str, Any], ignored: Sequence[str]) -> None:
@@ -236,10 +248,14 @@ def run(spec: Mapping[str, Any], python: str = sys.executable) -> Dict[str, Any]
     ignored = tuple(spec.get("ignored_warnings", DEFAULT_IGNORED_WARNINGS))
     timeout = int(spec.get("timeout", 600))
     jobs = max(1, min(int(spec.get("jobs", 0)) or (os.cpu_count() or 1), 8))
-    packages = [_planned(p, dists) for p in spec["packages"]]
+    skip_modules = tuple(spec.get("skip_modules", ()))
+    smoke = dict(spec.get("smoke", {}))
+    packages = [_planned(p, dists, skip_modules, smoke.get(canonical_name(p))) for p in spec["packages"]]
     modules = [m for p in packages for m in p["modules"]]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outcomes = list(pool.map(lambda m: import_module(python, m["module"], timeout), modules))
+        outcomes = list(pool.map(
+            lambda m: import_module(python, m["smoke"], timeout, smoke=True) if "smoke" in m
+            else import_module(python, m["module"], timeout), modules))
     for module, outcome in zip(modules, outcomes):
         _record(module, outcome, ignored)
     for package in packages:
@@ -305,13 +321,14 @@ def render_report(environment: str, address: str, result: Mapping[str, Any], ori
         if origin is not None:
             lines.append(f"  declared: `{origin.requirement}` ({origin.tier}, {origin.source})")
         for module in package["modules"]:
+            label = f"smoke check `{module['smoke']}`" if "smoke" in module else f"import {module['module']}"
             if not module["failures"]:
-                lines.append(f"  import {module['module']}: ok")
+                lines.append(f"  {label}: ok")
                 continue
-            lines.append(f"  import {module['module']}:")
+            lines.append(f"  {label}:")
             lines.extend(f"    {problem}" for problem in module["failures"])
             if module["stderr"]:
-                lines.append("    stderr during the import:")
+                lines.append("    stderr meanwhile:")
                 lines.extend(f"      | {line}" for line in module["stderr"])
         lines.append(f"  why this version: pants peach-why --peach-why-package={package['package']} {address}")
     if failed:
@@ -323,6 +340,10 @@ def render_report(environment: str, address: str, result: Mapping[str, Any], ori
                 if package["status"] == "no-modules" else "not installed on this platform (its marker excludes it)")
         version = f" {package['version']}" if package["version"] else ""
         lines.append(f"note: {package['package']}{version}: {what}")
+    for package in packages:
+        if package.get("skipped"):
+            lines.append(f"note: {package['package']}: not imported ([peach-import-check].skip_modules): "
+                         + ", ".join(package["skipped"]))
     if passed:
         lines.append("ok: " + ", ".join(
             f"{p['package']} {p['version']} ({', '.join(m['module'] for m in p['modules'])})" for p in passed))

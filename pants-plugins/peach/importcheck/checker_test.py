@@ -128,7 +128,7 @@ def test_warning_log_exception_and_crash_fail(env: Path, tmp_path: Path) -> None
     assert packages["broken"]["modules"][0]["failures"] == [
         "exception: ImportError: libfoo.so.1: cannot open shared object file"]
     assert packages["crasher"]["modules"][0]["failures"] == [
-        "exception: Crash: the interpreter exited with code 3 during the import"]
+        "exception: Crash: the interpreter exited with code 3 before it finished"]
     assert packages["good-pkg"]["status"] == "ok"
 
 
@@ -138,6 +138,27 @@ def test_ignored_warnings_are_a_setting(env: Path, tmp_path: Path) -> None:
     assert packages["fake-torch"]["status"] == "ok"
     assert packages["old-api"]["modules"][0]["failures"] == [
         "warning: DeprecationWarning: use new_api (old_api.py:2)"]
+
+
+def test_smoke_checks_and_skipped_modules(env: Path, tmp_path: Path) -> None:
+    """Some breakage shows only on first use (torch 2.0 initialises NumPy lazily): a smoke check per
+    package runs code after the imports, recorded the same way; `skip_modules` leaves modules out."""
+    smoke = "import warnings, good_pkg\nwarnings.warn('Failed to initialize NumPy', UserWarning)\nraise RuntimeError('Numpy is not available')\n"
+    proc, result = _check(env, tmp_path, ["good-pkg", "ns-pkg", "fake-torch"], smoke={"good-pkg": smoke},
+                          skip_modules=["fake_torch", "nsroot.*"])
+    assert proc.returncode == 1
+    packages = _by_package(result)
+    good = packages["good-pkg"]
+    assert good["status"] == "fail"
+    assert [m["module"] for m in good["modules"]] == ["good_pkg", "smoke check"]
+    assert good["modules"][1]["failures"] == [
+        "exception: RuntimeError: Numpy is not available",
+        "warning: UserWarning: Failed to initialize NumPy (<smoke check>:2)"]
+    assert packages["fake-torch"]["skipped"] == ["fake_torch"] and packages["fake-torch"]["modules"] == []
+    assert packages["ns-pkg"]["skipped"] == ["nsroot.inner"] and packages["fake-torch"]["status"] == "ok"
+    report = render_report("zzebu/ml", "//:peach#zzebu/ml", result, {})
+    assert "  smoke check `import warnings, good_pkg" in report
+    assert "note: fake-torch: not imported ([peach-import-check].skip_modules): fake_torch" in report
 
 
 def test_no_modules_and_not_installed_are_notes_not_failures(env: Path, tmp_path: Path) -> None:
@@ -161,7 +182,7 @@ def test_report_names_package_version_module_message_and_config_line(env: Path, 
             "  declared: `fake-torch==2.0` (environment, example/zzebu/peach.conf/environments.yaml:10)\n"
             "  import fake_torch:\n"
             "    warning: UserWarning: Failed to initialize NumPy: _ARRAY_API not found (fake_torch/__init__.py:3)\n"
-            "    stderr during the import:\n"
+            "    stderr meanwhile:\n"
             f"      | {NUMPY_MESSAGE}\n"
             "  why this version: pants peach-why --peach-why-package=fake-torch //:peach#zzebu/ml\n") in report
     assert ("FAIL fake-transformers 5.25.0 (the locked version installed)\n"
