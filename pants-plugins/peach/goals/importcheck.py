@@ -100,7 +100,7 @@ class ImportCheckSubsystem(Subsystem):
         default={},
         help=help_text(
             """
-            Python code to run for a package, by package name, after its modules imported: for
+            Python code to run for a package, by package name, besides importing its modules: for
             breakage that shows only on first use. torch 2.0, for one, initialises NumPy lazily, so
             `import torch` succeeds under NumPy 2 and `{"torch": "import numpy, torch;
             torch.from_numpy(numpy.zeros(1))"}` fails. It runs in a fresh interpreter and fails

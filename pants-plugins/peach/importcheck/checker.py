@@ -7,10 +7,11 @@ interpreter:
     python checker.py INPUT.json RESULT.json
 
 INPUT names the environment's direct requirements (canonical names, in the environment's order) and
-the settings. For each requirement, the installed distribution's own records say what to import:
+the settings (warning categories that do not fail, modules to leave out, smoke checks, the timeout). For each requirement, the installed distribution's own records say what to import:
 its `RECORD` (the files it installed; a directory without `__init__.py` is a namespace, so its
 packages are imported instead) or, without one, its `top_level.txt`. No table of import names.
-Each module is imported in a fresh interpreter (`python -I`), which records:
+Each module is imported in a fresh interpreter (`python -I`), and so is each smoke check (code run
+for a package, for breakage that shows only on first use), which records:
 
 - an exception raised by the import;
 - every warning raised during the import (all are recorded; the categories in `ignored_warnings`,
