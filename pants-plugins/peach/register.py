@@ -5,7 +5,7 @@ from pants.core.target_types import TargetGeneratorSourcesHelperTarget
 
 from peach import generate
 from peach.environments import explain, index, lock, platforms, project
-from peach.goals import export, insight, lockfiles, migrate, package, tailor
+from peach.goals import export, importcheck, insight, lockfiles, migrate, package, tailor
 from peach.target_types import (
     PeachAllTarget,
     PeachCodopsTarget,
@@ -45,4 +45,5 @@ def rules():
         *export.rules(),
         *insight.rules(),
         *migrate.rules(),
+        *importcheck.rules(),
     ]

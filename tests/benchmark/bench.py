@@ -697,6 +697,9 @@ S_EDIT_ONE = "one environment edited, pantsd warm"
 S_EDIT_REF = "reference: bare `uv lock` of that environment, warm uv cache"
 S_EDIT_BASE = "`base` of one codops edited, pantsd warm"
 S_PANTSD_RSS_PKG = "pantsd peak RSS (VmHWM) after the package runs"
+S_IMPORT = "import check of one small environment (`test --force`), warm uv cache, pantsd warm"
+S_IMPORT_PROC = "its import-check process alone (install + imports)"
+S_IMPORT_FLOOR = "reference: `./pants --version`, same pantsd (client floor)"
 
 
 def at_scale(scenario: str, files: int) -> str:
@@ -1085,6 +1088,35 @@ def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
             + "".join(f"; {n}" for n in notes))
 
 
+def scenario_importcheck(bench: Bench, template: Path, world: SynWorld, private_dir: Path, public_dir: Path,
+                         runs: int, table: Table) -> str:
+    """`pants test` of one codops' `base` environment: its lock installed into a fresh venv and every
+    direct requirement imported, each in a fresh interpreter. An untimed first run fills uv's cache
+    with the wheels; `--force` makes every timed run install and import again (no cached result)."""
+    checkout = copy_checkout(bench, template, "importcheck")
+    repo = realistic_repo(checkout, 1, world, random.Random(SEED + 5), "imp")
+    codops = sorted(repo.envs)[0]
+    target = f"//:peach#{codops}/base"
+    private, public = bench.start_indexes(private_dir, public_dir)
+    env = index_env(private, public)
+    log(f"import check: untimed first run of {target} (locks it, fills uv's cache)")
+    bench.pants(checkout, ["test", target], pantsd=True, env=env)
+    direct = "?"
+    for i in range(runs):
+        r = bench.pants(checkout, ["test", "--force", "--test-output=all", target], pantsd=True, env=env)
+        table.add(S_IMPORT, r.seconds, uv=len(re.findall(r"Completed: peach import check ", r.stderr)))
+        found = re.search(r"all (\d+) importable direct requirement", r.stderr)
+        direct = found.group(1) if found else "?"
+        m = re.search(r"succeeded in ([\d.]+)s", r.stderr)
+        if m:
+            table.add(S_IMPORT_PROC, float(m.group(1)))
+        table.add(S_IMPORT_FLOOR, bench.pants(checkout, ["--version"], pantsd=True, env=env).seconds)
+    bench.stop_pantsd(checkout)
+    bench.stop_indexes(private, public)
+    return (f"{target}: {direct} direct requirements imported (injected and framework stack included), "
+            f"{len(repo.closure_names(codops, 'base'))} packages in its closure")
+
+
 def scenario_example(bench: Bench, template: Path, drifts: List[DriftCounts]) -> str:
     """Drift counts of the repo's own example, locked as the repo configures it: the private index
     `example/private-index`, the public index PyPI (network!), the default injected requirements."""
@@ -1157,6 +1189,9 @@ GOALS: List[Goal] = [
          lambda t: t.median(S_COLD_RATIO) <= 1.25, "median of per-run ratios"),
     Goal("cold build <= 1.0 x the two-at-a-time loop (pantsd running)", S_COLD_RATIO_PANTSD,
          lambda t: t.median(S_COLD_RATIO_PANTSD) <= 1.0, "median of per-run ratios"),
+    Goal("import check of one small environment from a warm uv cache < 5 s", S_IMPORT,
+         lambda t: t.median(S_IMPORT) < 5.0, "median, the whole `pants test --force` with pantsd warm",
+         (("its process alone", S_IMPORT_PROC), ("client floor", S_IMPORT_FLOOR))),
     Goal("pantsd < 1 GiB after the 50-env package runs", S_PANTSD_RSS_PKG,
          lambda t: t.max(S_PANTSD_RSS_PKG) < 1024, "max VmHWM", agg="max"),
     Goal(f"{GOAL_SCALE:,} files: edit one config file, then `list ::` <= client floor + 0.5 s",
@@ -1255,7 +1290,7 @@ PROFILE_DEPS = ("PyYAML>=6,<7", "packaging==21.3")
 # ---------------------------------------------------------------------------------------------------
 
 
-SCENARIOS = ("config", "cold", "warm", "example")
+SCENARIOS = ("config", "cold", "warm", "example", "importcheck")
 
 
 def parse_scales(text: str) -> Tuple[int, ...]:
@@ -1340,6 +1375,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             assert bgd is not None
             notes.append("- Rebuilds: " + scenario_warm(bench, template, sizes, syn, built.private_dir,
                                                         built.public_dir, uv, python, runs, table, bgd, drifts) + ".")
+        if "importcheck" in only:
+            notes.append("- Import check: " + scenario_importcheck(bench, template, syn, built.private_dir,
+                                                                   built.public_dir, runs, table) + ".")
         if "example" in only:
             try:
                 notes.append("- Example: " + scenario_example(bench, template, drifts) + ".")

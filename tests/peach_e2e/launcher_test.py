@@ -56,7 +56,7 @@ def test_peek_shows_requirements_and_provenance(example: Checkout) -> None:
     (target,) = json.loads(run.stdout)
     assert target["target_type"] == "py_environment"
     assert target["requirements"][:6] == [
-        "pipe-algorithms-lib", "implicit==0.7.2", "orjson==3.10.0", "httpx", "torch==2.0", "transformers",
+        "pipe-algorithms-lib", "implicit==0.7.2", "orjson==3.10.0", "httpx", "torch==2.0", "transformers<4.48",
     ]
     assert target["provenance"][4] == {
         "requirement": "torch==2.0", "package": "torch", "tier": "environment",

@@ -158,7 +158,7 @@ def test_the_core_holds_on_a_new_machine(machine: Checkout, tmp_path: Path) -> N
 
     # 5. A stale committed lock fails, showing what would change.
     config = machine.path / "example/zzebu/peach.conf/environments.yaml"
-    config.write_text(config.read_text().replace("      - transformers\n", "      - transformers\n      - tabulate\n"))
+    config.write_text(config.read_text().replace("      - numpy<2\n", "      - numpy<2\n      - tabulate\n"))
     run = machine.pants("package", "//:peach#zzebu/ml")
     assert run.returncode != 0
     assert "The committed lockfile 3rdparty/peach/locks/zzebu/ml/uv.lock of environment `zzebu/ml` is stale" in run.stderr

@@ -245,6 +245,51 @@ def test_new_private_release_relocks_the_environments_that_inherit_it(
         wheel.unlink()
 
 
+# The import check (`pants test` on a py_environment) against the local index world, where every
+# package is ours: its verdict cannot change with the day. This repo's pants.toml skips every environment
+# in `./pants test ::` (the example's lock unpinned packages from live PyPI), so these runs turn it on.
+CHECK_ALL = {"PANTS_PEACH_IMPORT_CHECK_SKIP_ENVIRONMENTS": "['acme/ml']"}
+BETA_BASE = "//:peach#beta/base"
+
+
+def test_import_check_is_a_cached_pants_test(repo: Checkout, built: Run) -> None:
+    run = repo.pants("test", "--test-output=all", BETA_BASE, env=CHECK_ALL)
+    assert run.returncode == 0, run.stderr
+    # pipe-algorithms-lib, implicit-lite, tqdm-lite and the three framework packages.
+    assert "environment `beta/base`: all 6 importable direct requirement(s) import cleanly" in run.stderr, run.stderr
+    assert re.search(r"^ok: .*\btqdm-lite 4\.68\.2 \(tqdm_lite\)", run.stderr, re.MULTILINE), run.stderr
+    # An unchanged lock is not checked again.
+    again = repo.pants("test", BETA_BASE, env=CHECK_ALL)
+    assert re.search(r"beta/base succeeded in [\d.]+s \((memoized|cached locally)\)", again.stderr), again.stderr
+    # An environment can be skipped by option.
+    skipped = repo.pants("test", "//:peach#acme/ml", env=CHECK_ALL)
+    assert skipped.returncode == 0, skipped.stderr
+    assert "skipped acme/ml ([peach-import-check].skip_environments)" in skipped.stderr, skipped.stderr
+    assert "acme/ml succeeded" not in skipped.stderr and "acme/ml failed" not in skipped.stderr
+
+
+def test_import_check_fails_on_a_warning_with_the_version_module_and_config_line(
+    repo: Checkout, built: Run, private: PypiServer
+) -> None:
+    # A new release of the injected private package that warns at import: the environments take it.
+    source = ("import warnings\n"
+              "warnings.warn('pipe-algorithms-lib 1.3.0 needs numpy 1.x: Failed to initialize NumPy', UserWarning)\n")
+    wheel = build_wheel(private.packages_dir, "pipe-algorithms-lib", "1.3.0", module_source=source)
+    try:
+        run = repo.pants("test", "--test-output=failed", BETA_BASE, env=CHECK_ALL)
+    finally:
+        wheel.unlink()
+    assert run.returncode == 1, run.stderr
+    assert "FAIL pipe-algorithms-lib 1.3.0 (the locked version installed)" in run.stderr, run.stderr
+    # The bare injected entry is what the config declares; the report names the version it got.
+    assert "  declared: `pipe-algorithms-lib` (injected, [peach].injected_requirements)" in run.stderr, run.stderr
+    assert ("  import pipe_algorithms_lib:\n"
+            "    warning: UserWarning: pipe-algorithms-lib 1.3.0 needs numpy 1.x: Failed to initialize NumPy "
+            "(pipe_algorithms_lib/__init__.py:4)") in run.stderr, run.stderr
+    assert "why this version: " in run.stderr and f"--peach-why-package=pipe-algorithms-lib {BETA_BASE}" in run.stderr
+    assert "beta/base failed" in run.stderr
+
+
 def test_one_codops_by_target_or_tag(repo: Checkout, built: Run) -> None:
     shutil.rmtree(repo.path / "dist")
     run = repo.pants("package", "//:peach#beta")

@@ -115,6 +115,8 @@ class UvProcess:
     level: LogLevel = LogLevel.INFO
     timeout_seconds: Optional[int] = None
     http_timeout: Optional[int] = None  # seconds uv waits for an index (UV_HTTP_TIMEOUT)
+    # For `uv run`: the command it runs, after uv's own options (`--python` comes before it).
+    command: Tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +230,7 @@ async def uv_process(
         env["UV_HTTP_TIMEOUT"] = str(request.http_timeout)
     process = await Get(Process, VenvPexProcess(
         uv_pex,
-        argv=(*request.argv, "--python", python.path),
+        argv=(*request.argv, "--python", python.path, *request.command),
         input_digest=input_digest,
         output_files=request.output_files,
         extra_env=env,
