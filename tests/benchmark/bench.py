@@ -700,6 +700,16 @@ S_PANTSD_RSS_PKG = "pantsd peak RSS (VmHWM) after the package runs"
 S_IMPORT = "import check of one small environment (`test --force`), warm uv cache, pantsd warm"
 S_IMPORT_PROC = "its import-check process alone (install + imports)"
 S_IMPORT_FLOOR = "reference: `./pants --version`, same pantsd (client floor)"
+# The repo's own example against PyPI (`example`).
+S_EX_NOOP = "example (PyPI): no-op `package ::`, pantsd warm"
+S_EX_FLOOR = "example (PyPI): `./pants --version`, pantsd warm (client floor)"
+S_EX_EDIT = "example (PyPI): one environment edited (a package added), pantsd warm"
+S_EX_EDIT_REF = "example (PyPI): bare `uv lock` of that edit, from the environment's previous uv.lock"
+S_EX_EDIT_FRESH = "example (PyPI): bare `uv lock` of that edit, from nothing (no uv.lock)"
+S_EX_EDIT_OVER = "example (PyPI): one environment edited, minus its bare `uv lock` from the previous uv.lock"
+S_EX_BASE = "example (PyPI): `base` edited (a package added; 3 environments), pantsd warm"
+S_EX_BASE_REF = "example (PyPI): bare `uv lock` loop of those 3, 2 at a time, from their previous uv.locks"
+S_EX_BASE_OVER = "example (PyPI): `base` edited, minus its loop"
 
 
 def at_scale(scenario: str, files: int) -> str:
@@ -1117,12 +1127,103 @@ def scenario_importcheck(bench: Bench, template: Path, world: SynWorld, private_
             f"{len(repo.closure_names(codops, 'base'))} packages in its closure")
 
 
-def scenario_example(bench: Bench, template: Path, drifts: List[DriftCounts]) -> str:
-    """Drift counts of the repo's own example, locked as the repo configures it: the private index
-    `example/private-index`, the public index PyPI (network!), the default injected requirements."""
+# Packages added by the edits of the `example` scenario: small, pure-Python, and (but `click`, which
+# the environment already gets through ray) not in the environment's lock, one edit each.
+EXAMPLE_EDITS = ("rich", "colorama", "click")
+EXAMPLE_BASE_EDITS = ("humanize", "toolz", "tomli-w")
+EXAMPLE_CODOPS, EXAMPLE_ENV = "debr", "reporting"
+TLS_AND_PROXY = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
+                 "https_proxy", "http_proxy", "no_proxy")
+
+
+def add_requirement(config: Path, environment: str, requirement: str) -> None:
+    """Add `requirement` as the first dependency of `environment` in a peach.yaml (text edit, so the
+    rest of the file stays as it is)."""
+    lines = config.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == f"{environment}:")
+    deps = next(i for i in range(at, len(lines)) if lines[i].strip() == "dependencies:")
+    indent = lines[deps + 1][:len(lines[deps + 1]) - len(lines[deps + 1].lstrip())]
+    lines.insert(deps + 1, f"{indent}- {requirement}\n")
+    config.write_text("".join(lines))
+
+
+def bare_edit_locks(bench: Bench, uv: Path, python: str, checkout: Path, envs: Sequence[str],
+                    before: Dict[str, bytes], tag: str, mode: str, start: bool) -> Result:
+    """The same edit without Pants: the edited pyproject.toml of each environment (as the build just
+    wrote it) with its lock of before the edit (`start`) or without one, locked by a bare `uv lock`
+    (`mode`: `seq`, or `p2` two at a time) with the uv cache Pants' uv processes use (warm).
+
+    The projects lie at the depth of `dist/peach/<codops>/<env>`, so the relative path of the
+    example's private index in the pyproject and the lock still points at it."""
+    root = checkout / ".bench-ref" / tag
+    shutil.rmtree(root, ignore_errors=True)
+    dirs = []
+    for env_name in envs:
+        dest = root / env_name
+        dest.mkdir(parents=True)
+        shutil.copy2(checkout / "dist/peach" / env_name / "pyproject.toml", dest / "pyproject.toml")
+        if start:
+            (dest / "uv.lock").write_bytes(before[env_name])
+        dirs.append(str(dest))
+    env = uv_env(bench.tmp / f"uv-{tag}")
+    env["UV_CACHE_DIR"] = str(bench.named_caches / "peach_uv")
+    # As Pants' uv processes get them (`peach.uv.tool.PASSED_ENV`): TLS trust and proxies, for PyPI.
+    env.update({k: v for k, v in os.environ.items() if k in TLS_AND_PROXY and v})
+    return check(run(["bash", "-c", LOOP, "loop", str(uv), python, mode, *dirs], checkout, env),
+                 f"the bare uv lock of the {tag} edit")
+
+
+def example_locks(checkout: Path) -> Dict[str, bytes]:
+    return {f"{p.parent.parent.name}/{p.parent.name}": p.read_bytes() for p in (checkout / "dist/peach").glob("*/*/uv.lock")}
+
+
+def scenario_example(bench: Bench, template: Path, drifts: List[DriftCounts], uv: Path, python: str, runs: int,
+                     table: Table) -> str:
+    """The repo's own example, locked as the repo configures it: the private index
+    `example/private-index`, the public index PyPI (network!), the default injected requirements.
+
+    A warm no-op, edits of one environment and of `base` (each a package added, one package per run,
+    each from the example as committed), each against bare `uv lock`s of the same edited projects
+    from the same locks, with the same (warm) uv cache, right after it; then the drift counts."""
     checkout = copy_checkout(bench, template, "example")
-    counts = drift_counts(bench, checkout, {"PANTS_PEACH_INJECTED_REQUIREMENTS": None},
-                          "the repo's own example (PyPI)")
+    # A Pants local store of its own: the user's store may hold these very edits' locks from an
+    # earlier run (the process cache is keyed by the pyproject, which is the same every run).
+    env: Dict[str, Optional[str]] = {"PANTS_PEACH_INJECTED_REQUIREMENTS": None,
+                                     "PANTS_LOCAL_STORE_DIR": str(bench.tmp / "example-store")}
+    config = checkout / "example" / EXAMPLE_CODOPS / "peach.yaml"
+    original = config.read_text()
+    log("example (PyPI): initial build with pantsd (untimed)")
+    bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+    bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+    for i in range(runs):
+        r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+        table.add(S_EX_NOOP, r.seconds, uv=r.uv_processes())
+        table.add(S_EX_FLOOR, bench.pants(checkout, ["--version"], pantsd=True, env=env).seconds)
+    edits = [(EXAMPLE_ENV, p, S_EX_EDIT, S_EX_EDIT_REF, S_EX_EDIT_OVER) for p in EXAMPLE_EDITS[:runs]]
+    edits += [("base", p, S_EX_BASE, S_EX_BASE_REF, S_EX_BASE_OVER) for p in EXAMPLE_BASE_EDITS[:runs]]
+    for n, (environment, package, row, ref_row, over_row) in enumerate(edits):
+        before = example_locks(checkout)
+        log(f"example (PyPI): {package} added to {EXAMPLE_CODOPS}/{environment}")
+        add_requirement(config, environment, package)
+        r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+        edited = sorted(set(r.uv_locks()))
+        if not edited:
+            raise BenchError(f"adding {package} to {EXAMPLE_CODOPS}/{environment} locked nothing")
+        table.add(row, r.seconds, uv=r.uv_processes())
+        mode = "seq" if len(edited) == 1 else "p2"
+        ref = bare_edit_locks(bench, uv, python, checkout, edited, before, f"e{n}", mode, start=True)
+        table.add(ref_row, ref.seconds, uv=len(edited))
+        table.add(over_row, r.seconds - ref.seconds)
+        if environment == EXAMPLE_ENV:
+            fresh = bare_edit_locks(bench, uv, python, checkout, edited, before, f"f{n}", mode, start=False)
+            table.add(S_EX_EDIT_FRESH, fresh.seconds, uv=len(edited))
+        config.write_text(original)  # back to the starting state (its results are cached)
+        bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+    table.rows[S_EX_EDIT].note = f"one package per run: {', '.join(EXAMPLE_EDITS[:runs])}; uv = uv processes"
+    table.rows[S_EX_BASE].note = f"one package per run: {', '.join(EXAMPLE_BASE_EDITS[:runs])}"
+    table.rows[S_EX_EDIT_OVER].note = table.rows[S_EX_BASE_OVER].note = "per run"
+    bench.stop_pantsd(checkout)
+    counts = drift_counts(bench, checkout, env, "the repo's own example (PyPI)")
     drifts.append(counts)
     return f"{counts.environments} environments, locked against PyPI"
 
@@ -1192,6 +1293,15 @@ GOALS: List[Goal] = [
     Goal("import check of one small environment from a warm uv cache < 5 s", S_IMPORT,
          lambda t: t.median(S_IMPORT) < 5.0, "median, the whole `pants test --force` with pantsd warm",
          (("its process alone", S_IMPORT_PROC), ("client floor", S_IMPORT_FLOOR))),
+    Goal("example (PyPI): one edited env <= its bare `uv lock` (from its previous lock) + 1.0 s", S_EX_EDIT_OVER,
+         lambda t: t.median(S_EX_EDIT_OVER) <= 1.0, "median of per-run differences",
+         (("edit", S_EX_EDIT), ("bare `uv lock`", S_EX_EDIT_REF), ("bare, from nothing", S_EX_EDIT_FRESH))),
+    Goal("example (PyPI): `base` edited <= the two-at-a-time loop of its locks + 1.0 s", S_EX_BASE_OVER,
+         lambda t: t.median(S_EX_BASE_OVER) <= 1.0, "median of per-run differences",
+         (("edit", S_EX_BASE), ("loop", S_EX_BASE_REF))),
+    Goal("example (PyPI): warm no-op <= client floor + 0.2 s, zero uv processes", S_EX_NOOP,
+         lambda t: _all_uv(t, S_EX_NOOP, 0) and t.median(S_EX_NOOP) <= t.median(S_EX_FLOOR) + 0.2, "median",
+         (("floor", S_EX_FLOOR),)),
     Goal("pantsd < 1 GiB after the 50-env package runs", S_PANTSD_RSS_PKG,
          lambda t: t.max(S_PANTSD_RSS_PKG) < 1024, "max VmHWM", agg="max"),
     Goal(f"{GOAL_SCALE:,} files: edit one config file, then `list ::` <= client floor + 0.5 s",
@@ -1380,7 +1490,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                                    built.public_dir, runs, table) + ".")
         if "example" in only:
             try:
-                notes.append("- Example: " + scenario_example(bench, template, drifts) + ".")
+                notes.append("- Example: " + scenario_example(bench, template, drifts, uv, python, runs, table) + ".")
             except BenchError as e:  # it needs PyPI: not measured without it, the rest of the report stands
                 log(f"example: {e}")
                 notes.append(f"- Example: not measured: {str(e).splitlines()[0]}")

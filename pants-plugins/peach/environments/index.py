@@ -118,7 +118,11 @@ async def latest_release(
         input_digest=digest,
         description=f"Look up the latest {package} on the private index",
         level=LogLevel.DEBUG,
-        cache_scope=ProcessCacheScope.PER_SESSION,  # a new release counts at the next build
+        # A new release counts at the next build: an index server's answer can change between two
+        # builds, so it is asked once per run; a directory of wheels is part of the input digest, so
+        # its answer is a function of its files and may be cached (a no-op or an edit then skips the
+        # lookup, which otherwise stands before every lock).
+        cache_scope=ProcessCacheScope.SUCCESSFUL if setup.directory is not None else ProcessCacheScope.PER_SESSION,
         timeout_seconds=peach.index_timeout * 3 + 30,
         http_timeout=peach.index_timeout,
     ))

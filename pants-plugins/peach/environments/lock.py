@@ -55,6 +55,7 @@ from peach.uv.platforms import (
     describe,
     lock_constraints,
     metadata_fixes,
+    offline_is_online,
     parse_compile,
     pinned_overrides,
 )
@@ -157,24 +158,33 @@ async def resolve_for_platform(
     relocated = (f"{project.dir}/{_OVERRIDES}",) if request.overrides else ()
     scope = ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL
     # After the lock, the uv cache holds what the platform's resolution needs unless the wheels
-    # disagree: offline first (a tenth of a second), online only when something is missing.
-    result = await Get(FallibleProcessResult, UvProcess(
+    # disagree: offline first (a tenth of a second; online takes a second or more against PyPI).
+    # Its answer stands only when it cannot differ from the online one (`offline_is_online`: every
+    # package it installs is pinned), so what a machine's uv cache holds never decides the check,
+    # and caching that answer (locally, remotely) caches the online answer.
+    offline = await Get(FallibleProcessResult, UvProcess(
         argv=(*argv, "--offline"), input_digest=digest, description=f"{description} (offline)",
         relocated_inputs=relocated, cache_scope=scope, level=LogLevel.DEBUG,
     ))
-    if result.exit_code != 0:
-        result = await Get(FallibleProcessResult, UvProcess(
-            argv=argv, input_digest=digest, description=description, relocated_inputs=relocated, cache_scope=scope,
-        ))
+    if offline.exit_code == 0:
+        packages = _parse_compile(project, request.platform, offline.stdout)
+        if offline_is_online(packages, request.constraints, request.overrides):
+            return PlatformResolution(request.platform, FrozenDict(packages))
+    result = await Get(FallibleProcessResult, UvProcess(
+        argv=argv, input_digest=digest, description=description, relocated_inputs=relocated, cache_scope=scope,
+    ))
     if result.exit_code != 0:
         raise PackagingError(lock_failure(project.name, setup, result.stderr.decode(errors="replace"),
                                           f" for the platform {request.platform.name}"))
+    return PlatformResolution(request.platform, FrozenDict(_parse_compile(project, request.platform, result.stdout)))
+
+
+def _parse_compile(project: EnvironmentProject, platform: Platform, stdout: bytes) -> Dict[str, Installed]:
     try:
-        packages = parse_compile(result.stdout.decode())
+        return parse_compile(stdout.decode())
     except ValueError as e:
-        raise PackagingError(f"environment `{project.name}`, platform {request.platform.name}: {e}. "
+        raise PackagingError(f"environment `{project.name}`, platform {platform.name}: {e}. "
                              "Report it with the environment's pyproject.toml.") from None
-    return PlatformResolution(request.platform, FrozenDict(packages))
 
 
 _OVERRIDES = ".peach-overrides.txt"

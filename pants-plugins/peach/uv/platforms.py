@@ -144,6 +144,24 @@ def lock_constraints(lock: Lock, exclude: Sequence[str] = ()) -> Tuple[str, ...]
     ))
 
 
+def offline_is_online(
+    packages: Mapping[str, Installed], constraints: Sequence[str], overrides: Sequence[str]
+) -> bool:
+    """Whether an offline `uv pip compile` answer is the answer the online one would give.
+
+    Offline, uv resolves from whatever its cache holds: a package that no constraint pins takes
+    whichever of its versions the cache happens to have (torch's `nvidia-*` packages the first time
+    an environment with torch is checked), so such an answer depends on the machine. When every
+    package of the answer is pinned (`name==version` by `constraints`, `name @ <file>` by
+    `overrides`), there is no version to choose: offline and online both install those versions,
+    and each package's dependencies are those of the same wheel's metadata (the files of a release
+    do not change). Only then may the offline answer stand.
+    """
+    pinned = {canonical_name(c.split("==", 1)[0]) for c in constraints}
+    pinned |= {canonical_name(o.split(" @ ", 1)[0]) for o in overrides}
+    return all(canonical_name(name) in pinned for name in packages)
+
+
 def evaluator(platform: Platform, python_version: str):
     env = platform.environment(python_version)
     cache: Dict[str, bool] = {}

@@ -10,6 +10,7 @@ from peach.uv.platforms import (
     declared_metadata,
     lock_constraints,
     metadata_fixes,
+    offline_is_online,
     parse_compile,
     parse_platform,
     pinned_overrides,
@@ -172,3 +173,14 @@ def test_declared_metadata_is_read_from_the_lock_manifest() -> None:
     assert declared_metadata(parse_lock(FORKED)) == (DependencyMetadata(
         "torch", "2.0.0", ("triton==2.0.0 ; platform_machine == 'x86_64' and sys_platform == 'linux'",)),)
     assert declared_metadata(parse_lock(ROOTED)) == ()
+
+
+def test_offline_answer_stands_only_when_every_package_is_pinned() -> None:
+    found = parse_compile(COMPILED)
+    pins = [f"{name}=={installed.version}" for name, installed in found.items()]
+    assert offline_is_online(found, pins, ())
+    # torch's nvidia package, pinned by nothing, took whatever version the uv cache held.
+    unpinned = [p for p in pins if not p.startswith("nvidia-cublas-cu11==")]
+    assert not offline_is_online(found, unpinned, ())
+    # A package pinned to a file by an override is pinned too (names compared canonically).
+    assert offline_is_online(found, unpinned, ("Nvidia_Cublas_Cu11 @ file:///$PEACH_BUILD_ROOT/w.whl",))
