@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from peach.config.requirements import Provenance
+from peach.insight.view import Analysis, EnvironmentView
 from peach.uv.lockfile import Installed, Lock, LockedPackage, closure, parse_lock
 from peach.uv.platforms import Platform, best_wheel, evaluator, supported_tags
 
@@ -307,6 +309,30 @@ def over_budget_message(
                  f"dependencies), or raise the budget in `pants.toml`: `[peach]` `size_budgets = {{\"{example}\" = "
                  f"\"{_suggest(total)}\"}}` (or `--peach-size-budgets=\"{{'{example}': '{_suggest(total)}'}}\"`).")
     return "\n".join(lines)
+
+
+def budget_problem(
+    codops: str, environment: str, requirements: Sequence[str], provenance: Sequence[Provenance], lock_text: str,
+    size: EnvironmentSize, budgets: Sequence[Budget], platforms: Sequence[Platform], python_version: str,
+) -> Optional[str]:
+    """None when the environment is within its budget (or has none) on every platform; else the
+    message of `over_budget_message` for the first platform it exceeds."""
+    label = f"{codops}/{environment}"
+    budget = budget_for(budgets, label)
+    if budget is None:
+        return None
+    for platform, platform_size in zip(platforms, size.platforms):
+        if platform_size.total <= budget.limit:
+            continue
+        analysis = Analysis(EnvironmentView(codops, environment, tuple(requirements), tuple(provenance), lock_text,
+                                            platform, python_version))
+        lines = {}
+        for name, direct in analysis.declared.items():
+            prov = direct.provenance
+            lines[name] = f"{direct.requirement} ({prov.tier}, {prov.source})" if prov else direct.requirement
+        pulled = {name: analysis.pulled_in_by(name) for name in analysis.installed}
+        return over_budget_message(label, platform_size, budget, analysis.installed, analysis.direct_names, lines, pulled)
+    return None
 
 
 def _suggest(total: int) -> str:

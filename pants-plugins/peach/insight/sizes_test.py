@@ -9,6 +9,7 @@ from peach.insight.sizes import (
     Budget,
     BudgetOptionError,
     budget_for,
+    budget_problem,
     environment_size,
     exclusive,
     format_change,
@@ -203,3 +204,21 @@ def test_over_budget_names_the_environment_the_budget_and_the_largest_contributo
     assert "no size for 1 package(s), counted as 0: pipe-algorithms-lib" in message
     assert lines[-1].startswith("Fix: remove or slim the declarations above")
     assert "size_budgets = {\"zzebu/ml\" = \"1MiB\"}" in lines[-1]
+
+
+def test_budget_problem_checks_every_platform_against_the_environment_s_budget() -> None:
+    requirements = tuple(p.requirement for p in ML_PROVENANCE)
+    both = environment_size(ML, [ARM, X86], "3.11")
+
+    def problem(budgets):
+        return budget_problem("zzebu", "ml", requirements, ML_PROVENANCE, ML, both, parse_budgets(budgets), [ARM, X86],
+                              "3.11")
+
+    assert problem({}) is None
+    assert problem({"debr/*": "1B"}) is None
+    assert problem({"zzebu/ml": "2kB"}) is None
+    # aarch64 (122 bytes) is within 200 bytes; x86_64 (1,406 bytes, the CUDA package) is not.
+    message = problem({"zzebu/*": "200"})
+    assert message.startswith("environment `zzebu/ml` is over its size budget on x86_64-manylinux_2_28: ")
+    assert "nvidia-cudnn-cu11 8.5.0.96  <- torch==2.0 (environment, example/zzebu/peach.conf/environments.yaml:10)" in message
+    assert problem({"zzebu/*": "100"}).startswith("environment `zzebu/ml` is over its size budget on aarch64-manylinux_2_28")
