@@ -257,16 +257,18 @@ async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot, budgets:
     locked = await MultiGet(Get(LockedEnvironment, LockEnvironmentRequest(f.request)) for f in env_field_sets)
     previous = await Get(PreviousBuild)
     sizes = await MultiGet(Get(EnvironmentSize, SizeRequest(env.lock)) for env in locked)
-    # The size before: the same computation on the baseline lock (memoized; none when it is the same lock).
+    # The size before: the same computation on the baseline lock, unless that is the lock shipped now.
+    shipped = [relocate(env.lock, buildroot.path) for env in locked]
     baselines = [baseline_lock(codops, env, previous) for env in locked]
-    before = await MultiGet(Get(EnvironmentSize, SizeRequest(b)) for b in baselines if b is not None)
-    before_by_lock = dict(zip([b for b in baselines if b is not None], before))
+    other = sorted({b for b, env, now in zip(baselines, locked, shipped) if b is not None and b not in (env.lock, now)})
+    before_by_lock = dict(zip(other, await MultiGet(Get(EnvironmentSize, SizeRequest(b)) for b in other)))
     changes = {}
     grown: Dict[str, Tuple[SizeChange, ...]] = {}
-    for env, size, baseline in zip(locked, sizes, baselines):
+    for env, size, baseline, now in zip(locked, sizes, baselines, shipped):
         name = f"{codops}/{env.project.request.environment}"
-        changes[name] = environment_changes(codops, env, relocate(env.lock, buildroot.path), previous)
-        grown[name] = size_changes(before_by_lock.get(baseline) if baseline is not None else None, size)
+        changes[name] = environment_changes(codops, env, now, previous)
+        before = None if baseline is None else before_by_lock.get(baseline, size)
+        grown[name] = size_changes(before, size)
         if not changes[name].empty:
             logger.info(summary_line(name, changes[name], grown[name]))
     summary = f"{PROJECTS_DIR}/{codops}/environments.json"
