@@ -134,7 +134,7 @@ async def package_py_environment(
 ) -> BuiltPackage:
     locked = await Get(LockedEnvironment, LockEnvironmentRequest(fs.request))
     if budget_for(budgets.budgets, f"{fs.codops.value}/{fs.environment.value}") is not None:
-        size = await Get(EnvironmentSize, SizeRequest(locked.lock))
+        size = locked.size or await Get(EnvironmentSize, SizeRequest(locked.lock))
         problem = budget_problem(fs.codops.value, fs.environment.value, locked.project.requirements,
                                  fs.provenance.value, locked.lock, size, budgets.budgets, image.platforms,
                                  image.python_version)
@@ -256,7 +256,9 @@ async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot, budgets:
     built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in env_field_sets)
     locked = await MultiGet(Get(LockedEnvironment, LockEnvironmentRequest(f.request)) for f in env_field_sets)
     previous = await Get(PreviousBuild)
-    sizes = await MultiGet(Get(EnvironmentSize, SizeRequest(env.lock)) for env in locked)
+    unsized = [env.lock for env in locked if env.size is None]
+    computed = dict(zip(unsized, await MultiGet(Get(EnvironmentSize, SizeRequest(lock)) for lock in unsized)))
+    sizes = [env.size or computed[env.lock] for env in locked]
     # The size before: the same computation on the baseline lock, unless that is the lock shipped now.
     shipped = [relocate(env.lock, buildroot.path) for env in locked]
     baselines = [baseline_lock(codops, env, previous) for env in locked]

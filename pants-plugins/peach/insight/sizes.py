@@ -120,10 +120,14 @@ def sizes_of(lock: Lock, installed: Mapping[str, Installed], platform: Platform,
     return PlatformSize(platform.name, tuple(rows))
 
 
-def environment_size(lock_text: str, platforms: Sequence[Platform], python_version: str) -> EnvironmentSize:
-    lock = parse_lock(lock_text)
+def lock_size(lock: Lock, platforms: Sequence[Platform], python_version: str) -> EnvironmentSize:
+    """What each of `platforms` installs from `lock`, package by package."""
     return EnvironmentSize(tuple(
         sizes_of(lock, closure(lock, evaluator(p, python_version)), p, python_version) for p in platforms))
+
+
+def environment_size(lock_text: str, platforms: Sequence[Platform], python_version: str) -> EnvironmentSize:
+    return lock_size(parse_lock(lock_text), platforms, python_version)
 
 
 # ---------------------------------------------------------------------------------------------
