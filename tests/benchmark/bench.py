@@ -694,7 +694,7 @@ S_SHOW = "`peach-show ::`, pantsd warm"
 S_DRIFT = "`peach-drift ::`, pantsd warm"
 S_NOOP_NO = "no-op `package ::`, no pantsd"
 S_NOOP_BUDGET = "no-op `package ::`, pantsd warm, a size budget on every environment"
-S_SIZES_PY = "sizes of every environment from its `uv.lock`, plain Python (what a build whose locks all changed adds)"
+S_SIZES_PY = "sizes of every environment from its parsed `uv.lock`, plain Python (what a build whose locks all changed adds)"
 S_EDIT_ONE = "one environment edited, pantsd warm"
 S_EDIT_REF = "reference: bare `uv lock` of that environment, warm uv cache"
 S_EDIT_BASE = "`base` of one codops edited, pantsd warm"
@@ -1101,19 +1101,20 @@ def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
 
 _SIZES_SCRIPT = """\
 import glob, sys, time
-from peach.insight.sizes import environment_size
+from peach.insight.sizes import lock_size
+from peach.uv.lockfile import parse_lock
 from peach.uv.platforms import parse_platform
-texts = [open(p).read() for p in sorted(glob.glob(sys.argv[1] + "/dist/peach/*/*/uv.lock"))]
+locks = [parse_lock(open(p).read()) for p in sorted(glob.glob(sys.argv[1] + "/dist/peach/*/*/uv.lock"))]
 platforms = [parse_platform("x86_64-manylinux_2_28")]
 start = time.perf_counter()
-for text in texts:
-    environment_size(text, platforms, "3.11")
+for lock in locks:
+    lock_size(lock, platforms, "3.11")
 print(time.perf_counter() - start)
 """
 
 
 def sizes_plain_python(checkout: Path) -> float:
-    """Seconds to size every lock in `checkout`'s dist/, as the size rule does, without Pants."""
+    """Seconds to size every lock in `checkout`'s dist/ once parsed, as the lock rule does, without Pants."""
     python = Path(launcher_cache()) / "pants-2.17.1/bin/python"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(checkout / "pants-plugins"),
            "PYTHONDONTWRITEBYTECODE": "1"}
