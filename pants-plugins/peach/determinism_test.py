@@ -17,7 +17,7 @@ from peach.config import (
     model_test,  # noqa: F401
     requirements_test,  # noqa: F401
 )
-from peach.insight import drift_test, render, show_test  # noqa: F401
+from peach.insight import drift_test, render, show_test, sizes_test  # noqa: F401
 from peach.uv import pyproject_test  # noqa: F401
 
 SNIPPETS = {
@@ -45,6 +45,13 @@ SNIPPETS = {
         "from peach.insight.render import render_drift_json, render_drift_text\n"
         "result = drift(zzebu() + acme())\n"
         "print(render_drift_text(result) + render_drift_json(result))"
+    ),
+    "size budget": (
+        "from peach.insight.sizes import budget_problem, environment_size, parse_budgets\n"
+        "from peach.insight.sizes_test import ARM, ML, ML_PROVENANCE, X86\n"
+        "size = environment_size(ML, [X86, ARM], '3.11')\n"
+        "print(size.as_json(), budget_problem('zzebu', 'ml', [p.requirement for p in ML_PROVENANCE], ML_PROVENANCE, ML,\n"
+        "      size, parse_budgets({'zzebu/*': '1kB', '*/ml': 10}), [X86, ARM], '3.11'))"
     ),
     "model": (
         "from peach.config import build_model\n"

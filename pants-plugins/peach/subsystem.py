@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from pants.option.option_types import (
     BoolOption,
+    DictOption,
     EnumOption,
     IntOption,
     StrListOption,
@@ -162,6 +164,22 @@ class PeachSubsystem(Subsystem):
             changes it): `error` fails, showing the packages that would be added, removed or
             changed and the command that regenerates it; `warn` logs that and ships a freshly
             resolved lockfile; `ignore` ships a freshly resolved lockfile silently.
+            """
+        ),
+    )
+    size_budgets = DictOption[Any](
+        default={},
+        help=softwrap(
+            """
+            Size budgets per environment: `codops/environment` patterns (shell-style: `zzebu/ml`,
+            `zzebu/*`, `*/ml`, `*` for all) mapped to the most an environment may weigh on the image,
+            as bytes or with a unit (`"3GiB"`, `"500MB"`; kB/MB/GB are powers of 1000, KiB/MiB/GiB of
+            1024). The size is the download size of the files the environment's `uv.lock` records for
+            each of `platforms` (the wheel uv installs there), so checking it runs no process.
+            `package` fails for an environment over its budget on any platform, naming its size, the
+            budget and the largest contributors with the config lines that brought them in. Where
+            several patterns match, the most specific one (most characters that are not wildcards)
+            applies; on a tie the smallest budget. Default: no budget.
             """
         ),
     )

@@ -693,6 +693,8 @@ S_VERSION = "reference: `./pants --version`, pantsd warm (client floor)"
 S_SHOW = "`peach-show ::`, pantsd warm"
 S_DRIFT = "`peach-drift ::`, pantsd warm"
 S_NOOP_NO = "no-op `package ::`, no pantsd"
+S_NOOP_BUDGET = "no-op `package ::`, pantsd warm, a size budget on every environment"
+S_SIZES_PY = "sizes of every environment from its parsed `uv.lock`, plain Python (what a build whose locks all changed adds)"
 S_EDIT_ONE = "one environment edited, pantsd warm"
 S_EDIT_REF = "reference: bare `uv lock` of that environment, warm uv cache"
 S_EDIT_BASE = "`base` of one codops edited, pantsd warm"
@@ -1053,6 +1055,18 @@ def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
         table.add(S_NOOP, r.seconds, uv=len(r.uv_locks()))
     for i in range(runs):
         table.add(S_VERSION, bench.pants(checkout, ["--version"], pantsd=True, env=env).seconds)
+    # Sizes: environments.json and lock-changes.json carry them on every build, from a memoized rule
+    # over each lock's text; a budget on every environment adds the check to every environment's
+    # package rule. An untimed warm-up first: changing an option reruns the rules that read `[peach]`.
+    budget = ["--peach-size-budgets={'*': '1TiB'}", "package", "::"]
+    r = bench.pants(checkout, budget, pantsd=True, env=env)
+    for i in range(runs):
+        r = bench.pants(checkout, budget, pantsd=True, env=env)
+        table.add(S_NOOP_BUDGET, r.seconds, uv=len(r.uv_locks()))
+    for i in range(runs):
+        table.add(S_SIZES_PY, sizes_plain_python(checkout))
+    table.rows[S_SIZES_PY].note = (f"{len(projects)} locks, the image's platform; in the Pants virtualenv's Python; "
+                                   "a warm no-op reuses the memoized sizes")
     for i in range(runs):
         r = bench.pants(checkout, ["peach-show", "::"], pantsd=True, env=env)
         table.add(S_SHOW, r.seconds, uv=len(r.uv_locks()))
@@ -1125,6 +1139,32 @@ def scenario_importcheck(bench: Bench, template: Path, world: SynWorld, private_
     bench.stop_indexes(private, public)
     return (f"{target}: {direct} direct requirements imported (injected and framework stack included), "
             f"{len(repo.closure_names(codops, 'base'))} packages in its closure")
+
+
+_SIZES_SCRIPT = """\
+import glob, sys, time
+from peach.insight.sizes import lock_size
+from peach.uv.lockfile import parse_lock
+from peach.uv.platforms import parse_platform
+locks = [parse_lock(open(p).read()) for p in sorted(glob.glob(sys.argv[1] + "/dist/peach/*/*/uv.lock"))]
+platforms = [parse_platform("x86_64-manylinux_2_28")]
+start = time.perf_counter()
+for lock in locks:
+    lock_size(lock, platforms, "3.11")
+print(time.perf_counter() - start)
+"""
+
+
+def sizes_plain_python(checkout: Path) -> float:
+    """Seconds to size every lock in `checkout`'s dist/ once parsed, as the lock rule does, without Pants."""
+    python = Path(launcher_cache()) / "pants-2.17.1/bin/python"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(checkout / "pants-plugins"),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([str(python), "-W", "ignore", "-c", _SIZES_SCRIPT, str(checkout)], capture_output=True,
+                          text=True, env=env)
+    if proc.returncode != 0:
+        raise BenchError(f"sizing the locks failed:\n{proc.stderr[-3000:]}")
+    return float(proc.stdout.strip())
 
 
 # Packages added by the edits of the `example` scenario: small, pure-Python, and (but `click`, which
@@ -1277,6 +1317,9 @@ GOALS: List[Goal] = [
     Goal("one edited env: one uv lock + < 2 s", S_EDIT_ONE,
          lambda t: _all_uv(t, S_EDIT_ONE, 1) and t.median(S_EDIT_ONE) - t.median(S_EDIT_REF) < 2.0,
          "median; the bare `uv lock` reference is subtracted for the verdict", (("bare `uv lock`", S_EDIT_REF),)),
+    Goal("size budgets on every environment add < 0.1 s to the warm no-op `package ::`", S_NOOP_BUDGET,
+         lambda t: _all_uv(t, S_NOOP_BUDGET, 0) and t.median(S_NOOP_BUDGET) - t.median(S_NOOP) < 0.1, "median",
+         (("no-op", S_NOOP),)),
     Goal("`peach-show ::` within 1 s of the warm no-op `package ::`", S_SHOW,
          lambda t: t.median(S_SHOW) - t.median(S_NOOP) <= 1.0, "median", (("no-op", S_NOOP),)),
     Goal("`peach-drift ::` within 1 s of the warm no-op `package ::`", S_DRIFT,

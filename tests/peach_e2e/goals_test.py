@@ -68,6 +68,33 @@ def test_why_explains_a_package_and_answers_for_a_missing_one(packaged: Checkout
     assert run.returncode == 1 and "--peach-why-package=<name>" in run.stderr
 
 
+def test_sizes_and_a_size_budget(packaged: Checkout) -> None:
+    # torch==2.0 pins torch 2.0.0, whose x86_64 wheel pins its CUDA packages: released files whose sizes
+    # the lock records, so these facts are the config's, whatever else PyPI serves today.
+    (ml,) = json.loads(ok(packaged.pants("peach-show", "--peach-show-format=json", "--peach-show-sort=size", ML)).stdout)
+    sizes = [r["size"] for r in ml["packages"] if r["size"] is not None]
+    assert sizes == sorted(sizes, reverse=True) and ml["size"]["bytes"] == sum(sizes)
+    by_name = {r["name"]: r for r in ml["packages"]}
+    assert by_name["torch"]["size_file"] == "torch-2.0.0-cp311-cp311-manylinux1_x86_64.whl"
+    assert by_name["torch"]["size"] > 500 * 2**20 and by_name["nvidia-cudnn-cu11"]["size"] > 500 * 2**20
+    environments = json.loads(packaged.read("dist/peach/zzebu/environments.json"))["environments"]
+    assert environments["ml"]["size"]["platforms"]["x86_64-manylinux_2_28"]["bytes"] == ml["size"]["bytes"]
+    (torch,) = json.loads(ok(packaged.pants("peach-why", "--peach-why-format=json", "--peach-why-package=torch",
+                                            ML)).stdout)
+    assert {"nvidia-cudnn-cu11", "triton", "torch"} <= set(torch["exclusive"])
+    assert torch["removal_saves"] == torch["exclusive_size"] >= by_name["torch"]["size"] + by_name["nvidia-cudnn-cu11"]["size"]
+
+    before = packaged.read("dist/peach/zzebu/environments.json")
+    run = packaged.pants("--peach-size-budgets={'zzebu/ml': '1GiB'}", "package", "::")
+    assert run.returncode != 0 and "Traceback (most recent call last)" not in run.stderr
+    assert "environment `zzebu/ml` is over its size budget on x86_64-manylinux_2_28" in run.stderr
+    assert "against 1.0 GiB (`[peach].size_budgets`: `zzebu/ml` = `1GiB`)" in run.stderr
+    torch_line = "<- torch==2.0 (environment, example/zzebu/peach.conf/environments.yaml:10)"
+    assert re.search(r"torch 2\.0\.0  " + re.escape(torch_line), run.stderr), run.stderr
+    assert re.search(r"nvidia-cudnn-cu11 8\.5\.0\.96  " + re.escape(torch_line), run.stderr), run.stderr
+    assert packaged.read("dist/peach/zzebu/environments.json") == before  # a failed build writes nothing
+
+
 def test_drift_marks_intended_and_drifting_packages(packaged: Checkout) -> None:
     report = json.loads(ok(packaged.pants("peach-drift", "--peach-drift-format=json", "::")).stdout)
     assert {c["codops"] for c in report["codops"]} >= {"zzebu"}
@@ -104,9 +131,10 @@ def test_lock_changes_against_the_previous_build(packaged: Checkout) -> None:
         run = ok(packaged.pants("package", "::"))
     finally:
         packaged.write({config: original})
-    assert re.search(r"zzebu/ml: 1 added \(\+tabulate ", run.stderr), run.stderr
+    assert re.search(r"zzebu/ml: 1 added \(\+tabulate [^)]*\); size \+[\d.]+ (B|KiB|MiB) to \d", run.stderr), run.stderr
     changes = json.loads(packaged.read("dist/peach/zzebu/lock-changes.json"))
     assert [a["name"] for a in changes["environments"]["zzebu/ml"]["added"]] == ["tabulate"]
+    assert changes["environments"]["zzebu/ml"]["size"]["x86_64-manylinux_2_28"]["change"] > 0
     assert changes["environments"]["zzebu/base"]["added"] == []
     ok(packaged.pants("package", "::"))  # back to the committed configs
 

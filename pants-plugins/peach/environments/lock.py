@@ -45,6 +45,7 @@ from peach.environments.project import (
     EnvironmentRequest,
     KnownEnvironments,
 )
+from peach.insight.sizes import EnvironmentSize, lock_size
 from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
 from peach.uv.lockfile import Installed, LockChanges, audit, lock_changes, parse_lock
 from peach.uv.platforms import (
@@ -210,6 +211,9 @@ class LockedEnvironment:
     metadata: Tuple[DependencyMetadata, ...]
     committed: Optional[str]  # the committed lockfile's path, when there is one
     committed_lock: Optional[str] = None  # and its content
+    # What each of the image's platforms installs, sized from the lock's records (`peach.insight.sizes`):
+    # computed from the lock already parsed here, so sizing costs no second read of it.
+    size: Optional[EnvironmentSize] = None
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,8 @@ async def lock_environment(
         raise PackagingError(f"environment `{project.name}`: DEPENDENCY CONFUSION: {problem}. "
                              "The lockfile was not written.")
     return LockedEnvironment(project, project.pyproject(metadata), final, metadata,
-                             committed_path if committed else None, committed_lock)
+                             committed_path if committed else None, committed_lock,
+                             lock_size(parsed, image.platforms, image.python_version))
 
 
 def _aligned(start: Optional[bytes]) -> str:

@@ -147,6 +147,10 @@ def test_without_a_committed_lockfile_the_fresh_lock_ships() -> None:
     assert locked.committed is None and locked.committed_lock is None
     assert [r.existing for r in uv.locks] == [None]  # one `uv lock`, from scratch
     assert [r.platform.name for r in uv.resolutions] == ["x86_64-manylinux_2_28"]
+    # Sized from the lock it parsed (no second read): what the platform installs, package by package.
+    (size,) = locked.size.platforms
+    assert size.platform == "x86_64-manylinux_2_28"
+    assert [(p.name, p.version) for p in size.packages] == [("pipe-algorithms-lib", "1.1.0"), ("six", "1.17.0")]
 
 
 def test_a_current_committed_lockfile_ships_as_it_is() -> None:

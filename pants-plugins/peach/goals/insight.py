@@ -56,6 +56,11 @@ class OutputFormat(Enum):
 _FORMAT_HELP = "`text`: a table for people (the default); `json`: for tools."
 
 
+class ShowSort(Enum):
+    name = "name"
+    size = "size"
+
+
 # ---------------------------------------------------------------------------------------------
 # The environments the command line names, seen on the image's platform
 # ---------------------------------------------------------------------------------------------
@@ -144,10 +149,16 @@ class PeachShowSubsystem(GoalSubsystem):
         List every locked package of each peach environment given (an environment, a codops, or
         `::`): its version, and whether it is a direct requirement (with the config line and tier
         that declared it, and what it replaced) or transitive (with the direct requirements that
-        pull it in). Locks what is not locked yet.
+        pull it in), with its size and the environment's total (the download size of the wheel
+        the image's first platform installs, from the lock's records). Locks what is not locked yet.
         """
     )
     format = EnumOption(default=OutputFormat.text, help=_FORMAT_HELP)
+    sort = EnumOption(
+        default=ShowSort.name,
+        help="The order of the packages: `name` (the default), or `size`: the largest first, packages "
+             "whose size the lock does not record last.",
+    )
 
 
 class PeachShow(Goal):
@@ -164,6 +175,7 @@ async def peach_show(
         _nothing(console, "peach-show")
         return PeachShow(exit_code=1)
     results = await MultiGet(Get(ShowResult, EnvironmentView, v) for v in views)
+    results = tuple(r.sorted_by(subsystem.sort.value) for r in results)
     render = render_show_json if subsystem.format == OutputFormat.json else render_show_text
     console.print_stdout(render(results), end="")
     return PeachShow(exit_code=0)
@@ -175,7 +187,9 @@ class PeachWhySubsystem(GoalSubsystem):
         """
         Why is a package in my environment? For `--peach-why-package=<name>` and each peach
         environment given: every declaration of the package (file:line and tier), which one won and
-        why, the locked version, and every dependency path from a direct requirement down to it.
+        why, the locked version, every dependency path from a direct requirement down to it, its
+        size, and the share of the environment it and the packages only it pulls in make up (for
+        a direct requirement: what removing its declaration would save).
         Exits 1 when the package is in none of the environments (with "did you mean" for near names).
         """
     )

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pants.base.build_root import BuildRoot
 from pants.core.goals.package import (
@@ -30,9 +30,23 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.decorators import DecoratedFunction
+from peach.config.errors import PackagingError
 from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
+from peach.environments.platforms import ImagePlatforms
 from peach.environments.project import PROJECTS_DIR, EnvironmentRequest, project_dir
 from peach.insight.changes import render_lock_changes, summary_line
+from peach.insight.sizes import (
+    Budget,
+    BudgetOptionError,
+    EnvironmentSize,
+    SizeChange,
+    budget_for,
+    budget_problem,
+    environment_size,
+    parse_budgets,
+    size_changes,
+)
+from peach.subsystem import PeachSubsystem
 from peach.target_types import (
     CodopsField,
     ComponentsField,
@@ -45,6 +59,7 @@ from peach.target_types import (
     NotebookField,
     PeachAllDependenciesField,
     PeachCodopsDependenciesField,
+    ProvenanceField,
     RequirementsField,
     TaskNameField,
     UrlField,
@@ -67,6 +82,7 @@ class PyEnvironmentFieldSet(PackageFieldSet):
     environment: EnvironmentNameField
     requirements: RequirementsField
     config_files: ConfigFilesField
+    provenance: ProvenanceField
 
     @property
     def request(self) -> EnvironmentRequest:
@@ -90,9 +106,44 @@ class PeachAllFieldSet(PackageFieldSet):
     dependencies: PeachAllDependenciesField
 
 
+@dataclass(frozen=True)
+class SizeRequest:
+    """The size of what the image's platforms install from one `uv.lock` (its text)."""
+
+    lock: str
+
+
+@rule(desc="Size a peach environment", level=LogLevel.DEBUG)
+async def size_environment(request: SizeRequest, image: ImagePlatforms) -> EnvironmentSize:
+    # From the lock's own records: no process. Memoized, so a no-op build does not read locks again.
+    return environment_size(request.lock, image.platforms, image.python_version)
+
+
+@dataclass(frozen=True)
+class SizeBudgets:
+    budgets: Tuple[Budget, ...]
+
+
+@rule
+async def size_budgets(peach: PeachSubsystem) -> SizeBudgets:
+    try:
+        return SizeBudgets(parse_budgets(peach.size_budgets))
+    except BudgetOptionError as e:
+        raise PackagingError(str(e)) from None
+
+
 @rule(desc="Package a peach environment as a uv project", level=LogLevel.DEBUG)
-async def package_py_environment(fs: PyEnvironmentFieldSet, buildroot: BuildRoot) -> BuiltPackage:
+async def package_py_environment(
+    fs: PyEnvironmentFieldSet, buildroot: BuildRoot, image: ImagePlatforms, budgets: SizeBudgets
+) -> BuiltPackage:
     locked = await Get(LockedEnvironment, LockEnvironmentRequest(fs.request))
+    if budget_for(budgets.budgets, f"{fs.codops.value}/{fs.environment.value}") is not None:
+        size = locked.size or await Get(EnvironmentSize, SizeRequest(locked.lock))
+        problem = budget_problem(fs.codops.value, fs.environment.value, locked.project.requirements,
+                                 fs.provenance.value, locked.lock, size, budgets.budgets, image.platforms,
+                                 image.python_version)
+        if problem:
+            raise PackagingError(problem)
     out = project_dir(fs.codops.value, fs.environment.value)
     digest = await Get(Digest, CreateDigest([
         FileContent(f"{out}/pyproject.toml", locked.pyproject),
@@ -104,10 +155,12 @@ async def package_py_environment(fs: PyEnvironmentFieldSet, buildroot: BuildRoot
 
 def environments_json(
     codops: str, environments: Sequence[LockedEnvironment], targets: Sequence[Target],
-    decorated: Sequence[DecoratedFunction] = (),
+    decorated: Sequence[DecoratedFunction] = (), sizes: Mapping[str, EnvironmentSize] = {},
+    budgets: Sequence[Budget] = (),
 ) -> str:
-    """`environments.json` of one codops: every environment, endpoint component, task and function
-    its notebooks decorate with the peach decorator."""
+    """`environments.json` of one codops: every environment (with its `size` per platform, from
+    `sizes` by environment name, and its budget), endpoint component, task and function its
+    notebooks decorate with the peach decorator."""
     endpoints: List[Dict[str, object]] = []
     tasks: List[Dict[str, object]] = []
     for t in targets:
@@ -128,6 +181,9 @@ def environments_json(
             e.project.request.environment: {
                 "project_dir": project_dir(codops, e.project.request.environment),
                 "requirements": list(e.project.requirements),
+                **({"size": sizes[e.project.request.environment].as_json(
+                    budget_for(budgets, f"{codops}/{e.project.request.environment}"))}
+                   if e.project.request.environment in sizes else {}),
             }
             for e in sorted(environments, key=lambda e: e.project.request.environment)
         },
@@ -189,25 +245,45 @@ def environment_changes(codops: str, locked: LockedEnvironment, shipped: str, pr
     return lock_changes(parse_lock(baseline), parse_lock(locked.lock))
 
 
+def baseline_lock(codops: str, locked: LockedEnvironment, previous: PreviousBuild) -> Optional[str]:
+    """The lock `environment_changes` compares with: the committed one, or else the previous build's."""
+    if locked.committed_lock is not None:
+        return locked.committed_lock
+    return previous.locks.get(f"{codops}/{locked.project.request.environment}")
+
+
 @rule(desc="Package a peach codops", level=LogLevel.DEBUG)
-async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot) -> BuiltPackage:
+async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot, budgets: SizeBudgets) -> BuiltPackage:
     codops = fs.codops.value
     targets = await Get(Targets, DependenciesRequest(fs.dependencies))
     env_field_sets = [PyEnvironmentFieldSet.create(t) for t in targets if PyEnvironmentFieldSet.is_applicable(t)]
     built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in env_field_sets)
     locked = await MultiGet(Get(LockedEnvironment, LockEnvironmentRequest(f.request)) for f in env_field_sets)
     previous = await Get(PreviousBuild)
+    unsized = [env.lock for env in locked if env.size is None]
+    computed = dict(zip(unsized, await MultiGet(Get(EnvironmentSize, SizeRequest(lock)) for lock in unsized)))
+    sizes = [env.size or computed[env.lock] for env in locked]
+    # The size before: the same computation on the baseline lock, unless that is the lock shipped now.
+    shipped = [relocate(env.lock, buildroot.path) for env in locked]
+    baselines = [baseline_lock(codops, env, previous) for env in locked]
+    other = sorted({b for b, env, now in zip(baselines, locked, shipped) if b is not None and b not in (env.lock, now)})
+    before_by_lock = dict(zip(other, await MultiGet(Get(EnvironmentSize, SizeRequest(b)) for b in other)))
     changes = {}
-    for env in locked:
+    grown: Dict[str, Tuple[SizeChange, ...]] = {}
+    for env, size, baseline, now in zip(locked, sizes, baselines, shipped):
         name = f"{codops}/{env.project.request.environment}"
-        changes[name] = environment_changes(codops, env, relocate(env.lock, buildroot.path), previous)
+        changes[name] = environment_changes(codops, env, now, previous)
+        before = None if baseline is None else before_by_lock.get(baseline, size)
+        grown[name] = size_changes(before, size)
         if not changes[name].empty:
-            logger.info(summary_line(name, changes[name], items=LOGGED_CHANGES))
+            logger.info(summary_line(name, changes[name], grown[name], items=LOGGED_CHANGES))
     summary = f"{PROJECTS_DIR}/{codops}/environments.json"
-    content = environments_json(codops, locked, targets, fs.decorated.value)
+    content = environments_json(codops, locked, targets, fs.decorated.value,
+                                {env.project.request.environment: size for env, size in zip(locked, sizes)},
+                                budgets.budgets)
     summary_digest = await Get(Digest, CreateDigest([
         FileContent(summary, content.encode()),
-        FileContent(f"{PROJECTS_DIR}/{codops}/lock-changes.json", render_lock_changes(changes).encode()),
+        FileContent(f"{PROJECTS_DIR}/{codops}/lock-changes.json", render_lock_changes(changes, grown).encode()),
     ]))
     digest = await Get(Digest, MergeDigests([summary_digest, *(b.digest for b in built)]))
     names = ", ".join(sorted(f.environment.value for f in env_field_sets))

@@ -21,16 +21,21 @@ from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 from pants.util.frozendict import FrozenDict
 
 from peach.config.decorators import DecoratedFunction
+from peach.config.errors import PackagingError
+from peach.config.requirements import Provenance
 from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
-from peach.environments.lock_test import lock_text, project
+from peach.environments.lock_test import IMAGE, lock_text, project
 from peach.goals.package import (
     PeachCodopsFieldSet,
     PreviousBuild,
     PyEnvironmentFieldSet,
+    SizeBudgets,
+    SizeRequest,
     environment_changes,
     package_codops,
     package_py_environment,
 )
+from peach.insight.sizes import EnvironmentSize, environment_size, parse_budgets
 from peach.target_types import (
     ComponentRecord,
     PeachCodopsTarget,
@@ -44,9 +49,20 @@ from peach.uv.runner import FILE_URL_TOKEN
 def environment_target(name: str) -> PyEnvironmentTarget:
     return PyEnvironmentTarget(
         {"codops": "zzebu", "environment": name, "requirements": ["pipe-algorithms-lib==1.1.0", "six"],
-         "config_files": ["zzebu/peach.conf/app.yaml"]},
+         "config_files": ["zzebu/peach.conf/app.yaml"],
+         "provenance": [Provenance("pipe-algorithms-lib==1.1.0", "pipe-algorithms-lib", "injected", "[peach].injected"),
+                        Provenance("six", "six", "environment", "zzebu/peach.conf/app.yaml:7")]},
         Address("zzebu/peach.conf", target_name=name),
     )
+
+
+def sized(lock: str, six_size: int) -> str:
+    """The lock with a wheel of `six_size` bytes recorded for six (its last package)."""
+    return lock + f'wheels = [{{ url = "https://files.example.invalid/six-1.17.0-py2.py3-none-any.whl", size = {six_size} }}]\n'
+
+
+NO_BUDGETS = SizeBudgets(())
+SIZE = MockGet(EnvironmentSize, (SizeRequest,), lambda r: environment_size(r.lock, IMAGE.platforms, IMAGE.python_version))
 
 
 ENDPOINT = PeachEndpointTarget(
@@ -94,9 +110,10 @@ def test_an_environment_ships_its_pyproject_and_its_lock_pointed_at_this_checkou
     digests = Digests()
     built = run_rule_with_mocks(
         package_py_environment,
-        rule_args=[PyEnvironmentFieldSet.create(environment_target("ml")), buildroot],
+        rule_args=[PyEnvironmentFieldSet.create(environment_target("ml")), buildroot, IMAGE, NO_BUDGETS],
         mock_gets=[
             MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locked(r.request.environment, lock)),
+            SIZE,
             MockGet(Digest, (CreateDigest,), digests.create),
         ],
     )
@@ -107,13 +124,15 @@ def test_an_environment_ships_its_pyproject_and_its_lock_pointed_at_this_checkou
     assert FILE_URL_TOKEN not in written
 
 
-def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previous: Dict[str, str]) -> Digests:
+def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previous: Dict[str, str],
+               budgets: SizeBudgets = NO_BUDGETS) -> Digests:
     targets = Targets([environment_target("base"), environment_target("ml"), ENDPOINT, TASK])
     digests = Digests()
     built = run_rule_with_mocks(
         package_codops,
-        rule_args=[PeachCodopsFieldSet.create(CODOPS), buildroot],
+        rule_args=[PeachCodopsFieldSet.create(CODOPS), buildroot, budgets],
         mock_gets=[
+            SIZE,
             MockGet(Targets, (DependenciesRequest,), lambda _: targets),
             MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), lambda r: BuiltPackage(EMPTY_DIGEST, ())),
             MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locks[r.request.environment]),
@@ -128,13 +147,19 @@ def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previo
 
 
 def test_environments_json_lists_environments_endpoints_tasks_and_decorated_functions(buildroot: BuildRoot) -> None:
-    locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text())}
-    document = json.loads(run_codops(buildroot, locks, {}).files["peach/zzebu/environments.json"])
+    locks = {"base": locked("base", lock_text()), "ml": locked("ml", sized(lock_text(), 11_053))}
+    budgets = SizeBudgets(parse_budgets({"zzebu/ml": "1GiB"}))
+    document = json.loads(run_codops(buildroot, locks, {}, budgets).files["peach/zzebu/environments.json"])
+    unknown = {"bytes": 0, "packages": {"pipe-algorithms-lib": None, "six": None}, "unknown": ["pipe-algorithms-lib", "six"]}
+    known = {"bytes": 11_053, "packages": {"pipe-algorithms-lib": None, "six": 11_053}, "unknown": ["pipe-algorithms-lib"]}
     assert document == {
         "codops": "zzebu",
         "environments": {
-            "base": {"project_dir": "peach/zzebu/base", "requirements": ["pipe-algorithms-lib==1.1.0", "six"]},
-            "ml": {"project_dir": "peach/zzebu/ml", "requirements": ["pipe-algorithms-lib==1.1.0", "six"]},
+            "base": {"project_dir": "peach/zzebu/base", "requirements": ["pipe-algorithms-lib==1.1.0", "six"],
+                     "size": {"kind": "download", "platforms": {"x86_64-manylinux_2_28": unknown}, "budget": None}},
+            "ml": {"project_dir": "peach/zzebu/ml", "requirements": ["pipe-algorithms-lib==1.1.0", "six"],
+                   "size": {"kind": "download", "platforms": {"x86_64-manylinux_2_28": known},
+                            "budget": {"bytes": 1 << 30, "pattern": "zzebu/ml"}}},
         },
         "endpoints": [
             {"endpoint": "recommend", "component": "fallback", "url": "/recommend", "notebook": "zzebu/nb/rules.ipynb",
@@ -152,16 +177,19 @@ def test_environments_json_lists_environments_endpoints_tasks_and_decorated_func
 def test_lock_changes_compare_with_the_previous_build_and_log_one_line_per_changed_environment(
     buildroot: BuildRoot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text(six="1.17.0"))}
-    previous = {"zzebu/base": lock_text(), "zzebu/ml": lock_text(six="1.16.0")}
+    locks = {"base": locked("base", lock_text()), "ml": locked("ml", sized(lock_text(six="1.17.0"), 3072))}
+    previous = {"zzebu/base": lock_text(), "zzebu/ml": sized(lock_text(six="1.16.0"), 1024)}
     with caplog.at_level(logging.INFO):
         digests = run_codops(buildroot, locks, previous)
     changes = json.loads(digests.files["peach/zzebu/lock-changes.json"])["environments"]
     assert changes["zzebu/base"]["summary"] == "no changes"
     assert changes["zzebu/ml"]["summary"] == "1 changed"
     assert changes["zzebu/ml"]["changed"] == [{"name": "six", "old": "1.16.0", "new": "1.17.0"}]
+    assert changes["zzebu/ml"]["size"] == {"x86_64-manylinux_2_28": {"before": 1024, "after": 3072, "change": 2048}}
+    assert changes["zzebu/base"]["size"] == {"x86_64-manylinux_2_28": {"before": 0, "after": 0, "change": 0}}
     logged: List[str] = [r.getMessage() for r in caplog.records]
-    assert [line for line in logged if line.startswith("zzebu/")] == ["zzebu/ml: 1 changed (six 1.16.0 -> 1.17.0)"]
+    assert [line for line in logged if line.startswith("zzebu/")] == [
+        "zzebu/ml: 1 changed (six 1.16.0 -> 1.17.0); size +2.0 KiB to 3.0 KiB"]
 
 
 def test_changes_are_against_the_committed_lockfile_first() -> None:
@@ -193,3 +221,28 @@ def test_the_lock_change_log_names_every_package_when_there_are_few() -> None:
     line = summary_line("acme/ml", LockChanges(added=added, removed=(), changed=()), items=LOGGED_CHANGES)
     assert "more" not in line
     assert all(f"+{name} {version}" in line for name, version in added)
+
+
+def test_an_environment_over_its_budget_fails_naming_the_config_line(buildroot: BuildRoot) -> None:
+    lock = sized(lock_text(), 2_000_000)
+
+    def package(budgets: dict) -> BuiltPackage:
+        return run_rule_with_mocks(
+            package_py_environment,
+            rule_args=[PyEnvironmentFieldSet.create(environment_target("ml")), buildroot, IMAGE,
+                       SizeBudgets(parse_budgets(budgets))],
+            mock_gets=[
+                MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locked(r.request.environment, lock)),
+                SIZE,
+                MockGet(Digest, (CreateDigest,), Digests().create),
+            ],
+        )
+
+    assert package({"zzebu/ml": "2MB"}).artifacts  # exactly at the budget
+    assert package({"debr/*": "1MB"}).artifacts  # another codops' budget
+    with pytest.raises(PackagingError) as error:
+        package({"zzebu/*": "1MB"})
+    message = str(error.value)
+    assert message.startswith("environment `zzebu/ml` is over its size budget on x86_64-manylinux_2_28: 1.9 MiB "
+                              "(2,000,000 bytes) against 976.6 KiB (`[peach].size_budgets`: `zzebu/*` = `1MB`)")
+    assert "1.9 MiB  six 1.17.0  <- six (environment, zzebu/peach.conf/app.yaml:7)" in message

@@ -4,6 +4,7 @@ which version, through which paths), `drift` (packages at different versions acr
 environments) and the lock-changes report.
 
 The rooms: `view` (EnvironmentView and what its lock installs on one platform), `show`, `why`,
-`drift`, `changes` (lock changes), `render` (text and JSON). Import from the modules: the
-functions `show`, `why` and `drift` share their modules' names.
+`drift`, `changes` (lock changes), `sizes` (what each package and environment weighs on the image,
+from the lock's records; exclusive dependencies; size budgets), `render` (text and JSON). Import from
+the modules: the functions `show`, `why` and `drift` share their modules' names.
 """

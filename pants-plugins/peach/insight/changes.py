@@ -5,16 +5,19 @@ No Pants imports.
 from __future__ import annotations
 
 import json
-from typing import List, Mapping
+from typing import List, Mapping, Sequence
 
+from peach.insight.sizes import SizeChange, format_change, format_size
 from peach.uv.lockfile import LockChanges
 
 SUMMARY_ITEMS = 3
 
 
-def lock_changes_json(per_env: Mapping[str, LockChanges]) -> dict:
-    """Per environment (sorted by name): added, removed and changed packages, and the project's
-    requirements added and removed."""
+def lock_changes_json(per_env: Mapping[str, LockChanges],
+                      sizes: Mapping[str, Sequence[SizeChange]] = {}) -> dict:
+    """Per environment (sorted by name): added, removed and changed packages, the project's
+    requirements added and removed, and (from `sizes`) its download size before and after, per
+    platform, in bytes."""
     environments = {}
     for env in sorted(per_env):
         changes = per_env[env]
@@ -22,20 +25,32 @@ def lock_changes_json(per_env: Mapping[str, LockChanges]) -> dict:
         entry.update(changes.as_json())
         entry["requirements"] = {"added": list(changes.requirements_added),
                                  "removed": list(changes.requirements_removed)}
+        if env in sizes:
+            entry["size"] = {change.platform: change.as_json() for change in sizes[env]}
         environments[env] = entry
     return {"environments": environments}
 
 
-def render_lock_changes(per_env: Mapping[str, LockChanges]) -> str:
+def render_lock_changes(per_env: Mapping[str, LockChanges], sizes: Mapping[str, Sequence[SizeChange]] = {}) -> str:
     """The text of `lock-changes.json`: stable key order, two-space indent, a final newline."""
-    return json.dumps(lock_changes_json(per_env), indent=2) + "\n"
+    return json.dumps(lock_changes_json(per_env, sizes), indent=2) + "\n"
 
 
-def summary_line(env_name: str, changes: LockChanges, items: int = SUMMARY_ITEMS) -> str:
-    """`zzebu/ml: 2 added, 1 changed (torch 2.0.0 -> 2.0.1, +numpy 2.0.0, +six 1.17.0)`.
+def size_text(sizes: Sequence[SizeChange]) -> str:
+    """`+36.2 KiB to 2.3 GiB`, per platform when there are several (`x86_64-...: +1.0 MiB to ...`)."""
+    parts = [f"{format_change(s.change)} to {format_size(s.after)}" for s in sizes]
+    if len(sizes) > 1:
+        parts = [f"{s.platform}: {part}" for s, part in zip(sizes, parts)]
+    return "; ".join(parts)
+
+
+def summary_line(env_name: str, changes: LockChanges, sizes: Sequence[SizeChange] = (),
+                 items: int = SUMMARY_ITEMS) -> str:
+    """`zzebu/ml: 2 added, 1 changed (torch 2.0.0 -> 2.0.1, +numpy 2.0.0, +six 1.17.0); size +1.2 MiB to 2.3 GiB`.
 
     The counts are LockChanges.summary(); the parenthesis shows the first `items` changes (version
-    changes first, then additions, then removals), then how many more.
+    changes first, then additions, then removals), then how many more; then the size change (of
+    each platform).
     """
     details: List[str] = [f"{n} {old} -> {new}" for n, old, new in changes.changed]
     details += [f"+{n} {v}" for n, v in changes.added]
@@ -48,4 +63,6 @@ def summary_line(env_name: str, changes: LockChanges, items: int = SUMMARY_ITEMS
         if len(details) > items:
             shown.append(f"and {len(details) - items} more")
         line += f" ({', '.join(shown)})"
+    if sizes:
+        line += f"; size {size_text(sizes)}"
     return line

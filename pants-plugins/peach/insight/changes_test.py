@@ -45,3 +45,17 @@ def test_from_two_locks() -> None:
     old = parse_lock(ROOTED)
     new = parse_lock(ROOTED.replace('name = "torch"\nversion = "2.0.0"', 'name = "torch"\nversion = "2.0.1"'))
     assert summary_line("zzebu/ml", lock_changes(old, new)) == "zzebu/ml: 1 changed (torch 2.0.0 -> 2.0.1)"
+
+
+def test_size_changes_in_the_json_and_the_log_line() -> None:
+    from peach.insight.sizes import SizeChange
+
+    grown = {"ml": (SizeChange("x86_64-manylinux_2_28", 1 << 30, (1 << 30) + 3 * (1 << 20)),)}
+    data = json.loads(render_lock_changes({"ml": ML, "base": changes({}, {})}, grown))
+    assert data["environments"]["ml"]["size"] == {
+        "x86_64-manylinux_2_28": {"before": 1 << 30, "after": (1 << 30) + 3 * (1 << 20), "change": 3 * (1 << 20)}}
+    assert "size" not in data["environments"]["base"]
+    assert summary_line("zzebu/ml", ML, grown["ml"]).endswith("and 1 more); size +3.0 MiB to 1.0 GiB")
+    two = (SizeChange("x86_64-manylinux_2_28", 2048, 1024), SizeChange("aarch64-manylinux_2_28", 0, 0))
+    assert summary_line("zzebu/base", changes({}, {}), two) == (
+        "zzebu/base: no changes; size x86_64-manylinux_2_28: -1.0 KiB to 1.0 KiB; aarch64-manylinux_2_28: +0 B to 0 B")

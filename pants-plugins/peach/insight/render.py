@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple, Union
 
 from peach.insight.drift import DriftResult
+from peach.insight.sizes import UNKNOWN, format_size, share
 from peach.insight.show import ShowResult, ShowRow
 from peach.insight.why import WhyResult
 
@@ -57,11 +58,12 @@ def _list(items: Sequence[str], limit: int) -> str:
 
 
 def _show_rows(row: ShowRow) -> List[Row]:
+    size = format_size(row.size)
     if not row.direct:
         via = "via " + _list(row.pulled_in_by, MAX_VIA) if row.pulled_in_by else "not reached from a direct requirement"
-        return [(row.name, row.version, "transitive", via)]
+        return [(row.name, row.version, size, "transitive", via)]
     where = f"  ({row.tier}, {row.source})" if row.tier or row.source else ""
-    lines: List[Row] = [(row.name, row.version, "direct", row.requirement + where)]
+    lines: List[Row] = [(row.name, row.version, size, "direct", row.requirement + where)]
     for label, declarations in (("replaced", row.replaced), ("dropped bare", row.dropped_bare),
                                 ("extras from", row.extras_from)):
         for d in declarations:
@@ -72,15 +74,23 @@ def _show_rows(row: ShowRow) -> List[Row]:
 def render_show_text(results: Sequence[ShowResult]) -> str:
     blocks = []
     for result in results:
-        lines = [result.headline(), f"{INDENT}platform: {result.platform}, Python {result.python_version}"]
+        lines = [result.headline(), f"{INDENT}platform: {result.platform}, Python {result.python_version}",
+                 f"{INDENT}size: {format_size(result.size)} ({result.size:,} bytes, download size of the files "
+                 "the lock records)" + _unknown(result.unknown_size)]
         rows: List[Row] = [line for row in result.rows for line in _show_rows(row)]
         if rows:
-            lines += table(("package", "version", "kind", "from"), rows)
+            lines += table(("package", "version", "size", "kind", "from"), rows)
         if result.not_installed:
             shown = [f"{n} {v}" for n, v in result.not_installed]
             lines.append(f"{INDENT}locked but not installed on this platform: {_list(shown, 12)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def _unknown(names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    return f"; no size recorded for {_list(list(names), 6)}"
 
 
 def render_show_json(results: Sequence[ShowResult]) -> str:
@@ -98,6 +108,8 @@ def _why_lines(result: WhyResult) -> List[str]:
     lines.append(f"{INDENT}platform: {result.platform}, Python {result.python_version}")
     if result.requirement:
         lines.append(f"{INDENT}requirement: {result.requirement}")
+    if result.present:
+        lines += _why_size_lines(result)
     if result.declarations:
         lines.append(f"{INDENT}declared:")
         rows = [(d.requirement, d.tier, d.source + ("  <- wins" if d == result.winner else ""))
@@ -112,6 +124,26 @@ def _why_lines(result: WhyResult) -> List[str]:
         if result.more_paths > 0 or not result.paths_complete:
             more = f"{result.more_paths} more" if result.paths_complete else f"at least {result.more_paths} more"
             lines.append(f"{INDENT * 2}... and {more}")
+    return lines
+
+
+def _why_size_lines(result: WhyResult) -> List[str]:
+    total = result.environment_size
+    own = (f"{format_size(result.size)} ({result.size_file}, download size)" if result.size != UNKNOWN
+           else "not recorded in the lock")
+    lines = [f"{INDENT}size: {own}"]
+    others = len(result.exclusive) - 1
+    count = "no other package" if others == 0 else f"{others} more package{'' if others == 1 else 's'}"
+    lines.append(f"{INDENT}with what only it pulls in ({count}): "
+                 f"{format_size(result.exclusive_size)}, {share(result.exclusive_size, total):.1f}% of "
+                 f"{result.label}'s {format_size(total)}")
+    if result.direct:
+        if not result.also_pulled_in_by:
+            lines.append(f"{INDENT}removing its declaration would save {format_size(result.removal_saves)} "
+                         f"({share(result.removal_saves, total):.1f}%)")
+        else:
+            lines.append(f"{INDENT}removing its declaration would save nothing: "
+                         f"{_list(list(result.also_pulled_in_by), MAX_VIA)} pull(s) it in too")
     return lines
 
 

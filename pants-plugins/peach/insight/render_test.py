@@ -24,6 +24,11 @@ SMALL = lock(["torch", "tqdm"], {
     "filelock": ("3.13.0", []),
     "tqdm": ("4.66.0", ["colorama ; platform_system == 'Windows'"]),
     "colorama": ("0.4.6", []),
+}, files={
+    "torch": [("torch-2.0.1-cp311-cp311-manylinux1_x86_64.whl", 650_000_000)],
+    "triton": [("triton-2.0.0-1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl", 63_000_000)],
+    "filelock": [("filelock-3.13.0-py3-none-any.whl", 11_000)],
+    "tqdm": [("tqdm-4.66.0-py3-none-any.whl", 78_000)],
 })
 SMALL_PROVENANCE = (
     prov("torch==2.0.1", "environment", "peach.conf/ml.yaml:3",
@@ -46,35 +51,49 @@ def test_show_text() -> None:
     assert render_show_text([show(view(SMALL, SMALL_PROVENANCE))]) == """\
 zzebu/ml: 4 packages (2 direct, 2 transitive)
   platform: x86_64-manylinux_2_28, Python 3.11
-  package   version  kind        from
-  --------  -------  ----------  ----
-  filelock  3.13.0   transitive  via torch
-  torch     2.0.1    direct      torch==2.0.1  (environment, peach.conf/ml.yaml:3)
-                                   replaced torch==2.0.0  (base, peach.yaml:3)
-  tqdm      4.66.0   direct      tqdm  (base, peach.yaml:4)
-  triton    2.0.0    transitive  via torch
+  size: 680.1 MiB (713,089,000 bytes, download size of the files the lock records)
+  package   version  size       kind        from
+  --------  -------  ---------  ----------  ----
+  filelock  3.13.0   10.7 KiB   transitive  via torch
+  torch     2.0.1    619.9 MiB  direct      torch==2.0.1  (environment, peach.conf/ml.yaml:3)
+                                              replaced torch==2.0.0  (base, peach.yaml:3)
+  tqdm      4.66.0   76.2 KiB   direct      tqdm  (base, peach.yaml:4)
+  triton    2.0.0    60.1 MiB   transitive  via torch
   locked but not installed on this platform: colorama 0.4.6
 """
+
+
+def test_show_text_sorted_by_size_and_unknown_sizes() -> None:
+    text = render_show_text([show(view(SMALL, SMALL_PROVENANCE)).sorted_by("size")])
+    rows = [line.split()[0] for line in text.splitlines()[5:] if not line.startswith(" " * 10)]
+    assert rows[:4] == ["torch", "triton", "tqdm", "filelock"]
+    unsized = lock(["tqdm"], {"tqdm": ("4.66.0", [])})
+    text = render_show_text([show(view(unsized, (prov("tqdm", "base", "peach.yaml:4"),)))])
+    assert "  size: 0 B (0 bytes, download size of the files the lock records); no size recorded for tqdm\n" in text
+    assert "  tqdm     4.66.0   ?     direct" in text
 
 
 def test_show_text_of_several_environments_and_an_empty_lock() -> None:
     empty = show(view(lock([], {}), (), environment="base"))
     text = render_show_text([empty, show(view(SMALL, SMALL_PROVENANCE))])
     assert text.startswith("zzebu/base: 0 packages (0 direct, 0 transitive)\n"
-                           "  platform: x86_64-manylinux_2_28, Python 3.11\n\nzzebu/ml: 4 packages")
+                           "  platform: x86_64-manylinux_2_28, Python 3.11\n"
+                           "  size: 0 B (0 bytes, download size of the files the lock records)\n\nzzebu/ml: 4 packages")
 
 
 def test_show_json() -> None:
     data = json.loads(render_show_json([show(view(SMALL, SMALL_PROVENANCE))]))
     assert [list(env) for env in data] == [["codops", "environment", "platform", "python_version", "packages",
-                                            "not_installed"]]
+                                            "not_installed", "size"]]
     torch = data[0]["packages"][1]
     assert torch == {"name": "torch", "version": "2.0.1", "direct": True, "requirement": "torch==2.0.1",
                      "tier": "environment", "source": "peach.conf/ml.yaml:3",
                      "replaced": [{"requirement": "torch==2.0.0", "tier": "base", "source": "peach.yaml:3"}],
-                     "dropped_bare": [], "extras_from": [], "pulled_in_by": []}
+                     "dropped_bare": [], "extras_from": [], "pulled_in_by": [], "size": 650_000_000,
+                     "size_file": "torch-2.0.1-cp311-cp311-manylinux1_x86_64.whl"}
     assert list(torch) == ["name", "version", "direct", "requirement", "tier", "source", "replaced",
-                           "dropped_bare", "extras_from", "pulled_in_by"]
+                           "dropped_bare", "extras_from", "pulled_in_by", "size", "size_file"]
+    assert data[0]["size"] == {"kind": "download", "bytes": 713_089_000, "unknown": []}
     assert data[0]["packages"][0]["pulled_in_by"] == ["torch"]
     assert data[0]["not_installed"] == [{"name": "colorama", "version": "0.4.6"}]
 
@@ -84,6 +103,8 @@ def test_why_text() -> None:
     assert render_why_text([why(small, "filelock"), why(small, "torch"), why(small, "pytorch")]) == """\
 filelock 3.13.0 is a transitive dependency of zzebu/ml
   platform: x86_64-manylinux_2_28, Python 3.11
+  size: 10.7 KiB (filelock-3.13.0-py3-none-any.whl, download size)
+  with what only it pulls in (no other package): 10.7 KiB, 0.0% of zzebu/ml's 680.1 MiB
   why:
     - no config declares it; it comes in through torch
   dependency paths (2):
@@ -93,6 +114,9 @@ filelock 3.13.0 is a transitive dependency of zzebu/ml
 torch 2.0.1 is a direct requirement of zzebu/ml
   platform: x86_64-manylinux_2_28, Python 3.11
   requirement: torch==2.0.1
+  size: 619.9 MiB (torch-2.0.1-cp311-cp311-manylinux1_x86_64.whl, download size)
+  with what only it pulls in (2 more packages): 680.0 MiB, 100.0% of zzebu/ml's 680.1 MiB
+  removing its declaration would save 680.0 MiB (100.0%)
   declared:
     requirement   tier         source
     ------------  -----------  ------

@@ -205,14 +205,25 @@ def _dep(spec: str) -> str:
 
 
 def lock(root: Sequence[str], packages: Mapping[str, Tuple[str, Sequence[str]]],
-         optional: Mapping[str, Mapping[str, Sequence[str]]] = {}, project: str = "peach-zzebu-env") -> str:
-    """A uv.lock: the project depending on `root`; `packages`: name -> (version, dependencies)."""
+         optional: Mapping[str, Mapping[str, Sequence[str]]] = {}, project: str = "peach-zzebu-env",
+         files: Mapping[str, Sequence[Tuple[str, Optional[int]]]] = {}) -> str:
+    """A uv.lock: the project depending on `root`; `packages`: name -> (version, dependencies);
+    `files`: name -> its (file name, size) records (a `.tar.gz` is the sdist; size None: not recorded)."""
     text = f'version = 1\nrevision = 3\n\n[[package]]\nname = "{project}"\nversion = "0.0.0"\n'
     text += 'source = { virtual = "." }\n'
     text += "dependencies = [" + ", ".join(_dep(d) for d in root) + "]\n"
     for name, (version, deps) in packages.items():
         text += f'\n[[package]]\nname = "{name}"\nversion = "{version}"\n{REGISTRY}\n'
         text += "dependencies = [" + ", ".join(_dep(d) for d in deps) + "]\n"
+        wheels = []
+        for filename, size in files.get(name, ()):
+            record = f'url = "https://files.example.invalid/{filename}"' + (f", size = {size}" if size is not None else "")
+            if filename.endswith(".whl"):
+                wheels.append("    { " + record + " },\n")
+            else:
+                text += "sdist = { " + record + " }\n"
+        if wheels:
+            text += "wheels = [\n" + "".join(wheels) + "]\n"
         if name in optional:
             text += "\n[package.optional-dependencies]\n"
             for extra, extra_deps in optional[name].items():

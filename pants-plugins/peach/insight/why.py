@@ -11,6 +11,7 @@ from peach.config.errors import did_you_mean
 from peach.config.names import canonical_name
 from peach.config.requirements import Declaration, Provenance
 from peach.insight.show import declaration_json
+from peach.insight.sizes import UNKNOWN, exclusive, removal_saves, sizes_of
 from peach.insight.view import (
     Analysis,
     EnvironmentResult,
@@ -37,6 +38,12 @@ class WhyResult(EnvironmentResult):
     in candidate order (§4); `winner` the one that won. `reasons`: why, in words. `paths`: dependency
     chains from a direct requirement down to the package (shortest first, then alphabetical), at most
     MAX_PATHS of `paths_total` (a lower bound when `paths_complete` is False).
+
+    Sizes (download sizes in bytes, from the lock's records; see `peach.insight.sizes`): `size` of
+    the package's own file (`size_file`; UNKNOWN when not recorded), `exclusive` the package and the
+    packages only it pulls in (every path to them passes through it) and `exclusive_size` theirs,
+    `environment_size` the whole environment's; for a direct requirement, `removal_saves` what no
+    longer declaring it would save (0 when `also_pulled_in_by` names others that pull it in).
     """
 
     query: str
@@ -53,6 +60,13 @@ class WhyResult(EnvironmentResult):
     paths_total: int = 0
     paths_complete: bool = True
     did_you_mean: Optional[str] = None
+    size: int = UNKNOWN
+    size_file: str = ""
+    exclusive: Tuple[str, ...] = ()
+    exclusive_size: int = 0
+    environment_size: int = 0
+    removal_saves: int = 0
+    also_pulled_in_by: Tuple[str, ...] = ()
 
     @property
     def more_paths(self) -> int:
@@ -86,6 +100,12 @@ class WhyResult(EnvironmentResult):
             "paths_total": self.paths_total,
             "paths_complete": self.paths_complete,
             "did_you_mean": self.did_you_mean,
+            "size": self.size if self.size != UNKNOWN else None,
+            "size_file": self.size_file or None,
+            "exclusive": list(self.exclusive),
+            "exclusive_size": self.exclusive_size,
+            "environment_size": self.environment_size,
+            "removal_saves": self.removal_saves if self.direct else None,
             "message": self.headline(),
         }
 
@@ -129,6 +149,7 @@ def why(view: EnvironmentView, package_name: str) -> WhyResult:
         elif via:
             reasons.append("it is also a dependency of " + ", ".join(via))
         paths, total, complete = dependency_paths(analysis, name)
+        base.update(_sizes(analysis, name, direct))
     elif locked:
         reasons.append(_not_installed_reason(analysis, name))
     return WhyResult(
@@ -145,6 +166,16 @@ def why(view: EnvironmentView, package_name: str) -> WhyResult:
         paths_complete=complete,
         **base,
     )
+
+
+def _sizes(analysis: Analysis, name: str, direct: bool) -> dict:
+    sizes = sizes_of(analysis.lock, analysis.installed, analysis.view.platform, analysis.view.python_version)
+    own = next(p for p in sizes.packages if p.name == name)
+    group = exclusive(analysis.installed, analysis.direct_names, name)
+    saved = removal_saves(analysis.installed, analysis.direct_names, name) if direct else frozenset()
+    return dict(size=own.size, size_file=own.file, exclusive=tuple(sorted(group)), exclusive_size=sizes.sum(group),
+                environment_size=sizes.total, removal_saves=sizes.sum(saved),
+                also_pulled_in_by=analysis.pulled_in_by(name) if direct else ())
 
 
 def _winner(provenance: Provenance) -> Declaration:

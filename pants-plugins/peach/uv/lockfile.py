@@ -46,6 +46,10 @@ class LockedPackage:
     is_root: bool = False
     wheels: Tuple[str, ...] = ()  # each wheel's URL, or its path in a directory index
     requires: Tuple[str, ...] = ()  # the project's own requirements (`[package.metadata]`), for the root
+    # The download size in bytes the lock records for each of `wheels` (same order; -1: none recorded,
+    # as for a directory index's wheels), and for the sdist (-1: no sdist or no size).
+    wheel_sizes: Tuple[int, ...] = ()
+    sdist_size: int = -1
 
     def extra(self, name: str) -> Tuple[LockedDependency, ...]:
         return next((deps for extra, deps in self.optional if extra == name), ())
@@ -83,12 +87,19 @@ def _requirement(entry: Mapping) -> str:
     return f"{entry.get('name', '')}{extras}{entry.get('specifier', '')}{marker}"
 
 
+def _size(record: Mapping) -> int:
+    size = record.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else -1
+
+
 def parse_lock(text: str) -> Lock:
     data = _loads(text)
     packages = []
     for entry in data.get("package", []):
         source = entry.get("source", {}) or {}
-        wheels = [str(w.get("url") or w.get("path") or "") for w in entry.get("wheels", [])]
+        wheel_records = [(str(w.get("url") or w.get("path") or ""), _size(w)) for w in entry.get("wheels", [])]
+        wheel_records = [(w, size) for w, size in wheel_records if w]
+        sdist = entry.get("sdist")
         files = [w.get("url") for w in entry.get("wheels", []) if w.get("url")]
         if isinstance(entry.get("sdist"), Mapping) and entry["sdist"].get("url"):
             files.append(entry["sdist"]["url"])
@@ -102,7 +113,9 @@ def parse_lock(text: str) -> Lock:
             files=tuple(str(f) for f in files),
             is_root=source.get("virtual") == "." or source.get("editable") == ".",
             requires=tuple(_requirement(r) for r in entry.get("metadata", {}).get("requires-dist", [])),
-            wheels=tuple(w for w in wheels if w),
+            wheels=tuple(w for w, _ in wheel_records),
+            wheel_sizes=tuple(size for _, size in wheel_records),
+            sdist_size=_size(sdist) if isinstance(sdist, Mapping) else -1,
         ))
     declared = tuple(
         (str(m.get("name", "")), str(m.get("version", "")), tuple(str(r) for r in m.get("requires-dist", [])),

@@ -13,12 +13,14 @@ No Pants imports.
 """
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from packaging.markers import Marker
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from peach.config.names import canonical_name
@@ -105,6 +107,74 @@ def wheel_fits(filename: str, platform: Platform) -> bool:
         if platform.sys_platform == "win32" and tag_platform == f"win_{machine}":
             return True
     return False
+
+
+# uv's defaults where a platform name carries no libc or OS version (uv's `--python-platform` docs).
+_DEFAULT_GLIBC = (2, 17)
+_DEFAULT_MUSL = (1, 2)
+_DEFAULT_MACOS = (13, 0)
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+_LEGACY_VERSION = {"manylinux2014": (2, 17), "manylinux2010": (2, 12), "manylinux1": (2, 5)}
+
+
+def _platform_tag_names(platform: Platform) -> List[str]:
+    """The wheel platform tags `platform` accepts, most specific first (as pip and uv order them)."""
+    arch = platform.platform_machine
+    if platform.sys_platform == "linux":
+        flavour = _LINUX.match(_ALIASES.get(platform.name, platform.name))
+        libc = flavour.group(2) if flavour else "unknown-linux-gnu"
+        names: List[str] = []
+        if libc.startswith("musllinux_") or libc == "unknown-linux-musl":
+            major, minor = (tuple(int(x) for x in libc.split("_")[1:3]) if libc.startswith("musllinux_")
+                            else _DEFAULT_MUSL)
+            names = [f"musllinux_{major}_{m}_{arch}" for m in range(minor, -1, -1)]
+        else:
+            if libc.startswith("manylinux_"):
+                major, minor = (int(x) for x in libc.split("_")[1:3])
+            else:
+                major, minor = _LEGACY_VERSION.get(libc, _DEFAULT_GLIBC)
+            oldest = 5 if arch == "x86_64" else 17
+            for m in range(minor, oldest - 1, -1):
+                names.append(f"manylinux_{major}_{m}_{arch}")
+                legacy = _LEGACY_MANYLINUX.get((major, m))
+                if legacy and (legacy == "manylinux2014" or arch == "x86_64"):
+                    names.append(f"{legacy}_{arch}")
+        return names + [f"linux_{arch}"]
+    if platform.sys_platform == "darwin":
+        return list(mac_platforms(_DEFAULT_MACOS, arch))
+    return ["win_arm64" if arch == "ARM64" else "win_amd64"]
+
+
+@functools.lru_cache(maxsize=None)
+def supported_tags(platform: Platform, python_version: str) -> Dict[Tag, int]:
+    """Every wheel tag a CPython `python_version` on `platform` installs, with its priority (0 best).
+
+    The order is pip's and uv's: the interpreter's own ABI first, then abi3, then pure Python; within
+    each, the most specific platform tag first. Cached: treat the result as read-only.
+    """
+    version = tuple(int(x) for x in python_version.split(".")[:2])
+    platforms = _platform_tag_names(platform)
+    ordered = list(cpython_tags(version, platforms=platforms)) + list(
+        compatible_tags(version, f"cp{version[0]}{version[1]}", platforms))
+    ranks: Dict[Tag, int] = {}
+    for tag in ordered:
+        ranks.setdefault(tag, len(ranks))
+    return ranks
+
+
+def best_wheel(filenames: Sequence[str], tags: Mapping[Tag, int]) -> Optional[int]:
+    """The index in `filenames` of the wheel uv installs given the `supported_tags`, or None when
+    none fits: the one whose best tag ranks first (the first such file on a tie)."""
+    best: Optional[Tuple[int, int]] = None
+    for i, filename in enumerate(filenames):
+        try:
+            wheel_tags = parse_wheel_filename(filename.rsplit("/", 1)[-1])[3]
+        except InvalidWheelFilename:
+            continue
+        ranks = [tags[t] for t in wheel_tags if t in tags]
+        if ranks and (best is None or min(ranks) < best[0]):
+            best = (min(ranks), i)
+    return None if best is None else best[1]
 
 
 def pinned_overrides(lock: Lock, names: Sequence[str], platform: Platform, directory_index: str = "") -> Tuple[str, ...]:

@@ -184,3 +184,27 @@ def test_offline_answer_stands_only_when_every_package_is_pinned() -> None:
     assert not offline_is_online(found, unpinned, ())
     # A package pinned to a file by an override is pinned too (names compared canonically).
     assert offline_is_online(found, unpinned, ("Nvidia_Cublas_Cu11 @ file:///$PEACH_BUILD_ROOT/w.whl",))
+
+
+def test_best_wheel_ranks_tags_as_uv_does() -> None:
+    from peach.uv.platforms import best_wheel, supported_tags
+
+    numpy = ["numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+             "numpy-2.0.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+             "numpy-2.0.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+             "numpy-2.0.0-cp311-cp311-manylinux_2_28_aarch64.whl",
+             "numpy-2.0.0-cp311-cp311-musllinux_1_2_x86_64.whl",
+             "numpy-2.0.0-cp311-cp311-win_amd64.whl",
+             "numpy-2.0.0-cp311-cp311-macosx_14_0_arm64.whl",
+             "numpy-2.0.0-cp311-cp311-macosx_11_0_arm64.whl"]
+    pick = {name: best_wheel(numpy, supported_tags(parse_platform(name), "3.11"))
+            for name in ("x86_64-manylinux_2_28", "aarch64-manylinux_2_28", "linux", "x86_64-unknown-linux-musl",
+                         "windows", "macos")}
+    assert pick == {"x86_64-manylinux_2_28": 2, "aarch64-manylinux_2_28": 3, "linux": 1,
+                    "x86_64-unknown-linux-musl": 4, "windows": 5, "macos": 7}  # macOS 13 cannot take a 14.0 wheel
+    # The interpreter's own ABI before abi3 before pure Python; nothing fits: None.
+    linux = supported_tags(parse_platform("x86_64-manylinux_2_28"), "3.11")
+    assert best_wheel(["a-1-py3-none-any.whl", "a-1-cp39-abi3-manylinux2014_x86_64.whl",
+                       "a-1-cp311-cp311-manylinux1_x86_64.whl"], linux) == 2
+    assert best_wheel(["a-1-py3-none-any.whl", "a-1-cp39-abi3-manylinux2014_x86_64.whl"], linux) == 1
+    assert best_wheel(["a-1-cp310-cp310-manylinux1_x86_64.whl", "not-a-wheel.tar.gz"], linux) is None
