@@ -6,7 +6,6 @@ which already has the index's credentials and TLS settings, skips yanked files a
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 import re
@@ -21,9 +20,8 @@ from pants.engine.fs import (
     PathGlobs,
     Snapshot,
 )
-from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
+from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
-from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
@@ -108,7 +106,7 @@ async def latest_release(
     else:
         where = ("--index-url", setup.location)
     digest = await Get(Digest, MergeDigests(inputs))
-    process = await Get(Process, UvProcess(
+    result = await Get(FallibleProcessResult, UvProcess(
         argv=(
             "pip", "compile", ".peach/latest.in", "--no-deps", "--no-header", "--no-annotate",
             "--prerelease", "disallow", "--refresh-package", package,
@@ -125,11 +123,10 @@ async def latest_release(
         cache_scope=ProcessCacheScope.SUCCESSFUL if setup.directory is not None else ProcessCacheScope.PER_SESSION,
         timeout_seconds=peach.index_timeout * 3 + 30,
         http_timeout=peach.index_timeout,
+        # One attempt: uv's retries of a failed connection (about 12 s for an unknown host) would make
+        # an unreachable index take longer than `[peach].index_timeout` to report.
+        http_retries=0,
     ))
-    # One attempt: uv's retries of a failed connection (about 12 s for an unknown host) would make an
-    # unreachable index take longer than `[peach].index_timeout` to report.
-    process = dataclasses.replace(process, env=FrozenDict({**process.env, "UV_HTTP_RETRIES": "0"}))
-    result = await Get(FallibleProcessResult, Process, process)
     stdout, stderr = result.stdout.decode(), result.stderr.decode(errors="replace")
     match = re.search(rf"^{re.escape(package)}==(\S+)\s*$", stdout, re.MULTILINE | re.IGNORECASE)
     if result.exit_code == 0 and match:

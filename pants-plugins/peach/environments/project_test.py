@@ -88,6 +88,7 @@ def test_the_latest_final_release_is_what_uv_resolves_on_the_private_index_alone
     assert f"--index-url {SETUP.location}" in argv
     assert process.cache_scope == ProcessCacheScope.PER_SESSION  # a new release counts at the next build
     assert process.http_timeout == 3
+    assert process.http_retries == 0  # an unreachable index fails within the timeout, once
 
 
 def test_a_failed_lookup_says_why_in_words() -> None:

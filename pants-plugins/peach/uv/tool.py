@@ -115,6 +115,7 @@ class UvProcess:
     level: LogLevel = LogLevel.INFO
     timeout_seconds: Optional[int] = None
     http_timeout: Optional[int] = None  # seconds uv waits for an index (UV_HTTP_TIMEOUT)
+    http_retries: Optional[int] = None  # how often uv retries a failed request (UV_HTTP_RETRIES)
     # For `uv run`: the command it runs, after uv's own options (`--python` comes before it).
     command: Tuple[str, ...] = ()
 
@@ -228,6 +229,8 @@ async def uv_process(
         env["PEACH_UV_INPUTS"] = ":".join(request.relocated_inputs)
     if request.http_timeout:
         env["UV_HTTP_TIMEOUT"] = str(request.http_timeout)
+    if request.http_retries is not None:
+        env["UV_HTTP_RETRIES"] = str(request.http_retries)
     process = await Get(Process, VenvPexProcess(
         uv_pex,
         argv=(*request.argv, "--python", python.path, *request.command),
