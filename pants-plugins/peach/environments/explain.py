@@ -19,6 +19,7 @@ class ResolutionFailure:
     request: EnvironmentRequest
     stderr: str
     index: str  # the private index as shown (without credentials)
+    platform: str = ""  # the image platform whose own resolution failed; empty for the lock itself
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ async def explain_resolution_failure(failure: ResolutionFailure, targets: AllTar
         (),
     )
     return ResolutionFailureMessage(resolution_failure(
-        request.name, failure.stderr, provenance, request.config_files, failure.index))
+        request.name, failure.stderr, provenance, request.config_files, failure.index, failure.platform))
 
 
 def rules():

@@ -67,12 +67,14 @@ def _advice(p: Provenance) -> List[str]:
 
 
 def resolution_failure(environment: str, stderr: str, provenance: Sequence[Provenance],
-                       config_files: Sequence[str], index: str) -> str:
-    """The message for a `uv lock` of `environment` that found no solution."""
+                       config_files: Sequence[str], index: str, platform: str = "") -> str:
+    """The message for a `uv lock` of `environment` (or its resolution for one `platform` of the
+    image) that found no solution."""
     why = explanation(stderr)
     by_package = {p.package: p for p in provenance}
     involved = [by_package[name] for name in named_packages("\n".join(why), by_package)]
-    lines = [f"environment `{environment}`: its requirements cannot be satisfied together "
+    where = f" on the platform {platform}" if platform else ""
+    lines = [f"environment `{environment}`: its requirements cannot be satisfied together{where} "
              f"(uv found no solution; private index: {index})."]
     if involved:
         lines.append("")

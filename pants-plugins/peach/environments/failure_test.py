@@ -66,3 +66,11 @@ def test_long_explanations_are_shortened_and_names_are_matched_canonically() -> 
                                                                              "six"]) == ["typing-extensions",
                                                                                          "zope-interface"]
     assert not is_resolution_failure("error: Failed to fetch: `https://index/simple/x/`")
+
+
+def test_a_platform_of_the_image_that_finds_no_solution_is_named() -> None:
+    text = resolution_failure("acme/ml", NUMPY, PROVENANCE, ("acme/peach.conf/envs.yaml",), "wheels",
+                              platform="aarch64-manylinux_2_28")
+    assert text.startswith("environment `acme/ml`: its requirements cannot be satisfied together on the platform "
+                           "aarch64-manylinux_2_28 (uv found no solution; private index: wheels).")
+    assert "  `numpy==0.0.1` (environment, acme/peach.conf/envs.yaml:7)\n" in text

@@ -175,8 +175,11 @@ async def resolve_for_platform(
         argv=argv, input_digest=digest, description=description, relocated_inputs=relocated, cache_scope=scope,
     ))
     if result.exit_code != 0:
-        raise PackagingError(lock_failure(project.name, setup, result.stderr.decode(errors="replace"),
-                                          f" for the platform {request.platform.name}"))
+        stderr = result.stderr.decode(errors="replace")
+        if is_resolution_failure(stderr):  # the configs' declarations, uv's reason and the fix
+            raise PackagingError((await Get(ResolutionFailureMessage, ResolutionFailure(
+                project.request, stderr, setup.shown, request.platform.name))).text)
+        raise PackagingError(lock_failure(project.name, setup, stderr, f" for the platform {request.platform.name}"))
     return PlatformResolution(request.platform, FrozenDict(_parse_compile(project, request.platform, result.stdout)))
 
 
