@@ -3,7 +3,8 @@
 - a `py_environment` writes `dist/peach/<codops>/<env>/{pyproject.toml,uv.lock}`;
 - a `peach_codops` writes its environments and `dist/peach/<codops>/environments.json`, after
   clearing `dist/peach/<codops>/`, so an environment the configs no longer declare disappears;
-- `peach_all` writes every codops after clearing `dist/peach/`, so a deleted codops disappears too.
+- `peach_all` writes the codops of its `peach_config` after clearing `dist/peach/`, so a deleted
+  codops disappears too.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pants.core.util_rules.distdir import DistDir
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import AllTargets, DependenciesRequest, Target, Targets
+from pants.engine.target import DependenciesRequest, Target, Targets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -214,12 +215,16 @@ async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot) -> Built
 
 
 @rule(desc="Package every peach codops", level=LogLevel.DEBUG)
-async def package_all(fs: PeachAllFieldSet, all_targets: AllTargets) -> BuiltPackage:
-    codops = [PeachCodopsFieldSet.create(t) for t in all_targets if PeachCodopsFieldSet.is_applicable(t)]
+async def package_all(fs: PeachAllFieldSet) -> BuiltPackage:
+    # The codops of this `peach_config` (its dependencies), not every codops of the repository: with
+    # two `peach_config` targets, each `_all` packages its own, so each codops is packaged once.
+    targets = await Get(Targets, DependenciesRequest(fs.dependencies))
+    codops = [PeachCodopsFieldSet.create(t) for t in targets if PeachCodopsFieldSet.is_applicable(t)]
     built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in codops)
     digest = await Get(Digest, MergeDigests(b.digest for b in built))
     names = ", ".join(sorted({f.codops.value for f in codops}))
-    # One artifact, `peach/`: Pants clears it before writing, so nothing of an older build remains.
+    # One artifact, `peach/`: Pants clears it before writing (once per run, for every package of the
+    # run together), so nothing of an older build remains.
     return BuiltPackage(digest, (BuiltPackageArtifact(PROJECTS_DIR, extra_log_lines=(f"    codops {names}",)),))
 
 

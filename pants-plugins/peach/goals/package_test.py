@@ -16,23 +16,30 @@ from pants.core.goals.package import (
 )
 from pants.engine.addresses import Address
 from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, MergeDigests
-from pants.engine.target import DependenciesRequest, Targets
-from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
+from pants.engine.rules import QueryRule
+from pants.engine.target import DependenciesRequest, Targets, WrappedTarget, WrappedTargetRequest
+from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 from pants.util.frozendict import FrozenDict
 
+from peach import generate, register
 from peach.config.decorators import DecoratedFunction
 from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
 from peach.environments.lock_test import lock_text, project
 from peach.goals.package import (
+    PeachAllFieldSet,
     PeachCodopsFieldSet,
     PreviousBuild,
     PyEnvironmentFieldSet,
     environment_changes,
+    package_all,
     package_codops,
     package_py_environment,
 )
 from peach.target_types import (
+    ALL_CODOPS_NAME,
     ComponentRecord,
+    PeachAllDependenciesField,
+    PeachAllTarget,
     PeachCodopsTarget,
     PeachEndpointTarget,
     PeachTaskTarget,
@@ -182,3 +189,63 @@ def test_an_unchanged_rebuild_has_no_changes() -> None:
     shipped = lock_text()
     changes = environment_changes("zzebu", locked("ml", shipped), shipped, PreviousBuild(FrozenDict({"zzebu/ml": shipped})))
     assert changes.empty
+
+
+# ---------------------------------------------------------------------------------------------------
+# `_all`: the codops of its own `peach_config`
+# ---------------------------------------------------------------------------------------------------
+
+TWO_CONFIGS = {
+    "3rdparty/peach/framework-stack.txt": "ray[serve]==2.60.0\n",
+    "left/BUILD": "peach_config(name='peach')",
+    "left/zzebu/peach.yaml": "codops: zzebu\npy_environments:\n  base: {dependencies: [six]}\n",
+    "left/debr/peach.yaml": "codops: debr\npy_environments:\n  base: {dependencies: [six]}\n",
+    "right/BUILD": "peach_config(name='peach')",
+    "right/nlno/peach.yaml": "codops: nlno\npy_environments:\n  base: {dependencies: [six]}\n",
+}
+
+
+def package_all_of(all_target, dependencies) -> List[str]:
+    """The codops `package_all` packages for `all_target`, whose dependencies are `dependencies`."""
+    packaged: List[str] = []
+
+    def package(request: EnvironmentAwarePackageRequest) -> BuiltPackage:
+        packaged.append(request.field_set.codops.value)
+        return BuiltPackage(EMPTY_DIGEST, ())
+
+    built = run_rule_with_mocks(
+        package_all,
+        rule_args=[PeachAllFieldSet.create(all_target)],
+        mock_gets=[
+            MockGet(Targets, (DependenciesRequest,), lambda _: Targets(dependencies)),
+            MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), package),
+            MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
+        ],
+    )
+    assert built.artifacts[0].relpath == "peach"
+    return packaged
+
+
+def test_all_packages_the_codops_it_depends_on_and_nothing_else() -> None:
+    all_target = PeachAllTarget({"dependencies": [":zzebu"]}, Address("left", target_name="peach",
+                                                                        generated_name="_all"))
+    assert package_all_of(all_target, [CODOPS, environment_target("ml")]) == ["zzebu"]
+
+
+def test_two_peach_configs_package_each_codops_once() -> None:
+    """Each `_all` depends on its own config's codops (real target generation), so packaging both
+    (what `package ::` does) packages every codops once."""
+    runner = RuleRunner(
+        rules=[*generate.rules(), QueryRule(Targets, [DependenciesRequest]), QueryRule(WrappedTarget,
+                                                                                       [WrappedTargetRequest])],
+        target_types=register.target_types(),
+    )
+    runner.write_files(TWO_CONFIGS)
+    runner.set_options(["--peach-framework-stack=3rdparty/peach/framework-stack.txt"])
+    packaged: List[str] = []
+    for config in ("left", "right"):
+        address = Address(config, target_name="peach", generated_name=ALL_CODOPS_NAME)
+        all_target = runner.request(WrappedTarget, [WrappedTargetRequest(address, "test")]).target
+        dependencies = runner.request(Targets, [DependenciesRequest(all_target[PeachAllDependenciesField])])
+        packaged.extend(package_all_of(all_target, list(dependencies)))
+    assert sorted(packaged) == ["debr", "nlno", "zzebu"]
