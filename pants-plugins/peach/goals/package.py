@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from pants.base.build_root import BuildRoot
 from pants.core.goals.package import (
@@ -21,13 +21,10 @@ from pants.core.goals.package import (
     EnvironmentAwarePackageRequest,
     PackageFieldSet,
 )
-from pants.core.util_rules.distdir import DistDir
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import DependenciesRequest, Target, Targets
 from pants.engine.unions import UnionRule
-from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.decorators import DecoratedFunction
@@ -50,8 +47,7 @@ from peach.target_types import (
     TaskNameField,
     UrlField,
 )
-from peach.uv.lockfile import Lock, LockChanges, lock_changes, parse_lock, relocate
-from peach.uv.tool import UvInterpreter
+from peach.uv.lockfile import LockChanges, lock_changes, parse_lock, relocate
 
 logger = logging.getLogger(__name__)
 
@@ -140,71 +136,40 @@ def environments_json(
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-@dataclass(frozen=True)
-class PreviousBuild:
-    """The `uv.lock` of every project in `dist/peach/` before this build: `<codops>/<env>` -> text."""
+def environment_changes(locked: LockedEnvironment) -> Optional[LockChanges]:
+    """What this build's lock changes against the committed lockfile; None without one.
 
-    locks: FrozenDict[str, str]
-
-
-_READ_PREVIOUS = """\
-import glob, json, os, sys
-root = sys.argv[1]
-found = {}
-for path in sorted(glob.glob(os.path.join(root, "*", "*", "uv.lock"))):
-    with open(path, encoding="utf-8", errors="replace") as f:
-        found[os.path.relpath(os.path.dirname(path), root)] = f.read()
-json.dump(found, sys.stdout)
-"""
-
-
-@rule(desc="Read the previous build's locks", level=LogLevel.DEBUG)
-async def previous_build(buildroot: BuildRoot, distdir: DistDir, python: UvInterpreter) -> PreviousBuild:
-    # dist/ is not among the files Pants reads, and it changes between runs: a process that runs in
-    # every session reads it.
-    root = os.path.join(buildroot.path, distdir.relpath.as_posix(), PROJECTS_DIR)
-    result = await Get(ProcessResult, Process(
-        argv=(python.path, "-I", "-c", _READ_PREVIOUS, root),
-        description="Read the previous build's locks",
-        level=LogLevel.DEBUG,
-        cache_scope=ProcessCacheScope.PER_SESSION,
-    ))
-    return PreviousBuild(FrozenDict(json.loads(result.stdout.decode())))
-
-
-def environment_changes(codops: str, locked: LockedEnvironment, shipped: str, previous: PreviousBuild) -> LockChanges:
-    """What this build's lock changes against the committed one, or else the previous build's."""
+    Only the committed lockfile: it is an input of the build, so `lock-changes.json` stays a function
+    of the build's inputs (cacheable, the same on every machine). The previous build's `dist/` is not
+    one, and a rule may not read it.
+    """
     baseline = locked.committed_lock
     if baseline is None:
-        baseline = previous.locks.get(f"{codops}/{locked.project.request.environment}")
-        if baseline == shipped:
-            return LockChanges((), (), ())
-    if baseline is None:
-        return lock_changes(Lock(()), parse_lock(locked.lock))
+        return None
     if baseline == locked.lock:
         return LockChanges((), (), ())
     return lock_changes(parse_lock(baseline), parse_lock(locked.lock))
 
 
 @rule(desc="Package a peach codops", level=LogLevel.DEBUG)
-async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot) -> BuiltPackage:
+async def package_codops(fs: PeachCodopsFieldSet) -> BuiltPackage:
     codops = fs.codops.value
     targets = await Get(Targets, DependenciesRequest(fs.dependencies))
     env_field_sets = [PyEnvironmentFieldSet.create(t) for t in targets if PyEnvironmentFieldSet.is_applicable(t)]
     built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in env_field_sets)
     locked = await MultiGet(Get(LockedEnvironment, LockEnvironmentRequest(f.request)) for f in env_field_sets)
-    previous = await Get(PreviousBuild)
-    changes = {}
+    changes: Dict[str, Optional[LockChanges]] = {}
+    baselines: Dict[str, Optional[str]] = {}
     for env in locked:
         name = f"{codops}/{env.project.request.environment}"
-        changes[name] = environment_changes(codops, env, relocate(env.lock, buildroot.path), previous)
-        if not changes[name].empty:
+        changes[name], baselines[name] = environment_changes(env), env.committed
+        if changes[name] is not None and not changes[name].empty:
             logger.info(summary_line(name, changes[name]))
     summary = f"{PROJECTS_DIR}/{codops}/environments.json"
     content = environments_json(codops, locked, targets, fs.decorated.value)
     summary_digest = await Get(Digest, CreateDigest([
         FileContent(summary, content.encode()),
-        FileContent(f"{PROJECTS_DIR}/{codops}/lock-changes.json", render_lock_changes(changes).encode()),
+        FileContent(f"{PROJECTS_DIR}/{codops}/lock-changes.json", render_lock_changes(changes, baselines).encode()),
     ]))
     digest = await Get(Digest, MergeDigests([summary_digest, *(b.digest for b in built)]))
     names = ", ".join(sorted(f.environment.value for f in env_field_sets))

@@ -19,7 +19,6 @@ from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, MergeDigests
 from pants.engine.rules import QueryRule
 from pants.engine.target import DependenciesRequest, Targets, WrappedTarget, WrappedTargetRequest
 from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
-from pants.util.frozendict import FrozenDict
 
 from peach import generate, register
 from peach.config.decorators import DecoratedFunction
@@ -28,7 +27,6 @@ from peach.environments.lock_test import lock_text, project
 from peach.goals.package import (
     PeachAllFieldSet,
     PeachCodopsFieldSet,
-    PreviousBuild,
     PyEnvironmentFieldSet,
     environment_changes,
     package_all,
@@ -114,17 +112,16 @@ def test_an_environment_ships_its_pyproject_and_its_lock_pointed_at_this_checkou
     assert FILE_URL_TOKEN not in written
 
 
-def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previous: Dict[str, str]) -> Digests:
+def run_codops(locks: Dict[str, LockedEnvironment]) -> Digests:
     targets = Targets([environment_target("base"), environment_target("ml"), ENDPOINT, TASK])
     digests = Digests()
     built = run_rule_with_mocks(
         package_codops,
-        rule_args=[PeachCodopsFieldSet.create(CODOPS), buildroot],
+        rule_args=[PeachCodopsFieldSet.create(CODOPS)],
         mock_gets=[
             MockGet(Targets, (DependenciesRequest,), lambda _: targets),
             MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), lambda r: BuiltPackage(EMPTY_DIGEST, ())),
             MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locks[r.request.environment]),
-            MockGet(PreviousBuild, (), lambda: PreviousBuild(FrozenDict(previous))),
             MockGet(Digest, (CreateDigest,), digests.create),
             MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
         ],
@@ -136,7 +133,7 @@ def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previo
 
 def test_environments_json_lists_environments_endpoints_tasks_and_decorated_functions(buildroot: BuildRoot) -> None:
     locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text())}
-    document = json.loads(run_codops(buildroot, locks, {}).files["peach/zzebu/environments.json"])
+    document = json.loads(run_codops(locks).files["peach/zzebu/environments.json"])
     assert document == {
         "codops": "zzebu",
         "environments": {
@@ -156,39 +153,44 @@ def test_environments_json_lists_environments_endpoints_tasks_and_decorated_func
     }
 
 
-def test_lock_changes_compare_with_the_previous_build_and_log_one_line_per_changed_environment(
-    buildroot: BuildRoot, caplog: pytest.LogCaptureFixture
+def test_lock_changes_compare_with_the_committed_lockfile_and_log_one_line_per_changed_environment(
+    caplog: pytest.LogCaptureFixture
 ) -> None:
-    locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text(six="1.17.0"))}
-    previous = {"zzebu/base": lock_text(), "zzebu/ml": lock_text(six="1.16.0")}
+    locks = {"base": locked("base", lock_text(), committed_lock=lock_text()),
+             "ml": locked("ml", lock_text(six="1.17.0"), committed_lock=lock_text(six="1.16.0"))}
     with caplog.at_level(logging.INFO):
-        digests = run_codops(buildroot, locks, previous)
+        digests = run_codops(locks)
     changes = json.loads(digests.files["peach/zzebu/lock-changes.json"])["environments"]
     assert changes["zzebu/base"]["summary"] == "no changes"
     assert changes["zzebu/ml"]["summary"] == "1 changed"
+    assert changes["zzebu/ml"]["baseline"] == "3rdparty/peach/locks/zzebu/ml/uv.lock"
     assert changes["zzebu/ml"]["changed"] == [{"name": "six", "old": "1.16.0", "new": "1.17.0"}]
     logged: List[str] = [r.getMessage() for r in caplog.records]
     assert [line for line in logged if line.startswith("zzebu/")] == ["zzebu/ml: 1 changed (six 1.16.0 -> 1.17.0)"]
 
 
-def test_changes_are_against_the_committed_lockfile_first() -> None:
-    committed = lock_text(six="1.15.0")
-    env = locked("ml", lock_text(six="1.17.0"), committed_lock=committed)
-    previous = PreviousBuild(FrozenDict({"zzebu/ml": lock_text(six="1.16.0")}))
-    changes = environment_changes("zzebu", env, lock_text(six="1.17.0"), previous)
-    assert changes.changed == (("six", "1.15.0", "1.17.0"),)
+def test_without_a_committed_lockfile_nothing_is_compared_or_logged(caplog: pytest.LogCaptureFixture) -> None:
+    locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text(six="1.17.0"))}
+    with caplog.at_level(logging.INFO):
+        digests = run_codops(locks)
+    changes = json.loads(digests.files["peach/zzebu/lock-changes.json"])["environments"]
+    assert changes["zzebu/ml"] == {"baseline": None, "summary": "not compared: no committed lockfile",
+                                   "added": [], "removed": [], "changed": [],
+                                   "requirements": {"added": [], "removed": []}}
+    assert not [r for r in caplog.records if r.getMessage().startswith("zzebu/")]
 
 
-def test_a_first_build_lists_every_package_as_added() -> None:
-    changes = environment_changes("zzebu", locked("ml", lock_text()), lock_text(), PreviousBuild(FrozenDict()))
-    assert changes.added == (("pipe-algorithms-lib", "1.1.0"), ("six", "1.17.0"))
-    assert not changes.removed and not changes.changed
+def test_changes_are_against_the_committed_lockfile() -> None:
+    env = locked("ml", lock_text(six="1.17.0"), committed_lock=lock_text(six="1.15.0"))
+    assert environment_changes(env).changed == (("six", "1.15.0", "1.17.0"),)
 
 
-def test_an_unchanged_rebuild_has_no_changes() -> None:
-    shipped = lock_text()
-    changes = environment_changes("zzebu", locked("ml", shipped), shipped, PreviousBuild(FrozenDict({"zzebu/ml": shipped})))
-    assert changes.empty
+def test_no_committed_lockfile_is_no_comparison() -> None:
+    assert environment_changes(locked("ml", lock_text())) is None
+
+
+def test_an_unchanged_lock_has_no_changes() -> None:
+    assert environment_changes(locked("ml", lock_text(), committed_lock=lock_text())).empty
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -5,20 +5,30 @@ No Pants imports.
 from __future__ import annotations
 
 import json
-from typing import List, Mapping
+from typing import List, Mapping, Optional
 
 from peach.uv.lockfile import LockChanges
 
 SUMMARY_ITEMS = 3
 
 
-def lock_changes_json(per_env: Mapping[str, LockChanges]) -> dict:
-    """Per environment (sorted by name): added, removed and changed packages, and the project's
-    requirements added and removed."""
+NOT_COMPARED = "not compared: no committed lockfile"
+
+
+def lock_changes_json(per_env: Mapping[str, Optional[LockChanges]],
+                      baselines: Optional[Mapping[str, Optional[str]]] = None) -> dict:
+    """Per environment (sorted by name): what the lock was compared with (`baseline`: the committed
+    lockfile's path, or null), added, removed and changed packages, and the project's requirements
+    added and removed. An environment without a committed lockfile is not compared."""
     environments = {}
     for env in sorted(per_env):
+        baseline = (baselines or {}).get(env)
         changes = per_env[env]
-        entry = {"summary": changes.summary()}
+        if changes is None:
+            environments[env] = {"baseline": None, "summary": NOT_COMPARED, **LockChanges((), (), ()).as_json(),
+                                 "requirements": {"added": [], "removed": []}}
+            continue
+        entry = {"baseline": baseline, "summary": changes.summary()}
         entry.update(changes.as_json())
         entry["requirements"] = {"added": list(changes.requirements_added),
                                  "removed": list(changes.requirements_removed)}
@@ -26,9 +36,10 @@ def lock_changes_json(per_env: Mapping[str, LockChanges]) -> dict:
     return {"environments": environments}
 
 
-def render_lock_changes(per_env: Mapping[str, LockChanges]) -> str:
+def render_lock_changes(per_env: Mapping[str, Optional[LockChanges]],
+                        baselines: Optional[Mapping[str, Optional[str]]] = None) -> str:
     """The text of `lock-changes.json`: stable key order, two-space indent, a final newline."""
-    return json.dumps(lock_changes_json(per_env), indent=2) + "\n"
+    return json.dumps(lock_changes_json(per_env, baselines), indent=2) + "\n"
 
 
 def summary_line(env_name: str, changes: LockChanges, items: int = SUMMARY_ITEMS) -> str:
