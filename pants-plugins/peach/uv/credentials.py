@@ -80,15 +80,24 @@ def index_credentials(
 ) -> Tuple[Tuple[str, str, str], ...]:
     """`(what, origin, netrc entry)` of each http(s) index `(what, name, url)` whose password the
     caller's environment gives."""
-    found = []
+    found: list = []  # (what, origin, netrc entry, host)
     for what, name, url in indexes:
         user_var, password_var = credentials_env_names(name)
         username, password = caller.get(user_var) or "", caller.get(password_var) or ""
         if not url.startswith(("http://", "https://")) or not password:
             continue
         host = urllib.parse.urlsplit(url).hostname or ""
-        found.append((what, url_origin(url), netrc_text(host, username, password, what)))
-    return tuple(found)
+        entry = netrc_text(host, username, password, what)
+        same_host = [f for f in found if f[3] == host]
+        if same_host and same_host[0][2] != entry:
+            # A netrc file names hosts, not ports or paths: uv would send one index's password to the other.
+            raise PackagingError(
+                f"the {same_host[0][0]} and the {what} are both on {host}, with different credentials, which uv's "
+                "netrc file cannot tell apart: give both the same credentials, or serve them from different host names"
+            )
+        if not same_host:
+            found.append((what, url_origin(url), entry, host))
+    return tuple(f[:3] for f in found)
 
 
 def write_private_file(path: Path, text: str) -> None:

@@ -45,3 +45,15 @@ def test_both_indexes_get_netrc_entries_from_their_variables() -> None:
 def test_a_password_netrc_cannot_carry_is_refused_naming_the_index() -> None:
     with pytest.raises(PackagingError, match="the public index password contains whitespace"):
         index_credentials((PUBLIC,), {"UV_INDEX_PUBLIC_PASSWORD": "a b"})
+
+
+def test_two_indexes_on_one_host_need_the_same_credentials() -> None:
+    private = ("private index", "private", "http://127.0.0.1:8001/simple")
+    public = ("public index", "public", "http://127.0.0.1:8002/simple")
+    same = {"UV_INDEX_PRIVATE_USERNAME": "ci", "UV_INDEX_PRIVATE_PASSWORD": "pw",
+            "UV_INDEX_PUBLIC_USERNAME": "ci", "UV_INDEX_PUBLIC_PASSWORD": "pw"}
+    assert [what for what, _, _ in index_credentials((private, public), same)] == ["private index"]
+    with pytest.raises(PackagingError) as e:
+        index_credentials((private, public), {**same, "UV_INDEX_PUBLIC_PASSWORD": "other-pw"})
+    assert "both on 127.0.0.1, with different credentials" in str(e.value)
+    assert "other-pw" not in str(e.value)
