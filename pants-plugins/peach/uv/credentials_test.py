@@ -57,3 +57,35 @@ def test_two_indexes_on_one_host_need_the_same_credentials() -> None:
         index_credentials((private, public), {**same, "UV_INDEX_PUBLIC_PASSWORD": "other-pw"})
     assert "both on 127.0.0.1, with different credentials" in str(e.value)
     assert "other-pw" not in str(e.value)
+
+
+def test_uv_processes_get_the_netrc_path_and_the_proxies_never_a_secret(tmp_path) -> None:
+    from pathlib import PurePath
+
+    from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+    from pants.option.global_options import NamedCachesDirOption
+    from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
+
+    from peach.environments.lock_test import peach
+    from peach.uv.credentials import uv_credentials
+
+    caller = {"UV_INDEX_PRIVATE_USERNAME": "ci", "UV_INDEX_PRIVATE_PASSWORD": "priv-pw",
+              "UV_INDEX_PUBLIC_PASSWORD": "pub-pw", "HTTPS_PROXY": "http://proxy.example.invalid:3128",
+              "NO_PROXY": "localhost"}
+    credentials = run_rule_with_mocks(
+        uv_credentials,
+        rule_args=[peach(private_index=PRIVATE[2], public_index=PUBLIC[2], private_index_name="private"),
+                   NamedCachesDirOption(PurePath(tmp_path))],
+        mock_gets=[MockGet(EnvironmentVars, (EnvironmentVarsRequest,),
+                           lambda r: EnvironmentVars({k: caller[k] for k in r.requested if k in caller}))],
+    )
+    # The proxies without secrets reach uv; the passwords only through the netrc file.
+    assert credentials.env["HTTPS_PROXY"] == "http://proxy.example.invalid:3128"
+    assert credentials.env["NO_PROXY"] == "localhost"
+    netrc_path = credentials.env["NETRC"]
+    assert netrc_path.startswith("{chroot}/.peach/secrets/") and credentials.given
+    assert not any("pw" in value for value in credentials.env.values())
+    (netrc,) = (tmp_path / "peach_credentials").glob("*/netrc")
+    assert netrc.read_text() == ("machine pypi.example.invalid\nlogin ci\npassword priv-pw\n"
+                                 "machine mirror.example.invalid\nlogin token\npassword pub-pw\n")
+    assert oct(netrc.stat().st_mode & 0o777) == "0o600"
