@@ -119,8 +119,10 @@ class PeachSubsystem(Subsystem):
         help=softwrap(
             """
             A replacement for the public index (PyPI), e.g. a company mirror: an http(s) simple
-            index URL, written to `[[tool.uv.index]]` with `default = true`. Empty: uv's default,
-            PyPI. Private packages still come only from the private index.
+            index URL (without credentials), written to `[[tool.uv.index]]` with `default = true`.
+            Empty: uv's default, PyPI. Private packages still come only from the private index.
+            Credentials come only from the environment, as `UV_INDEX_PUBLIC_USERNAME` /
+            `UV_INDEX_PUBLIC_PASSWORD`, and reach uv in the same netrc file as the private index's.
             """
         ),
     )

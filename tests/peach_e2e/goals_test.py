@@ -117,25 +117,31 @@ def test_a_bad_address_is_one_clear_error(packaged: Checkout) -> None:
     assert "zzebu/nope" in run.stderr and "Traceback (most recent call last)" not in run.stderr
 
 
-def test_lock_changes_against_the_previous_build(packaged: Checkout) -> None:
-    run = ok(packaged.pants("package", "::"))
-    changes = json.loads(packaged.read("dist/peach/zzebu/lock-changes.json"))
-    assert sorted(changes["environments"]) == ["zzebu/base", "zzebu/codops-gateway", "zzebu/ml"]
-    assert all(not e["added"] and not e["removed"] and not e["changed"] for e in changes["environments"].values())
+def test_lock_changes_against_the_committed_lockfile(packaged: Checkout) -> None:
+    changes = json.loads(packaged.read("dist/peach/zzebu/lock-changes.json"))["environments"]
+    assert sorted(changes) == ["zzebu/base", "zzebu/codops-gateway", "zzebu/ml"]
+    # No committed lockfile: nothing to compare with (the previous build is not an input).
+    assert all(e["baseline"] is None and e["summary"] == "not compared: no committed lockfile"
+               for e in changes.values())
     config = "example/zzebu/peach.conf/environments.yaml"
+    lockfile = "3rdparty/peach/locks/zzebu/ml/uv.lock"
     original = packaged.read(config)
-    # tabulate 0.9.0 has no dependencies and nothing in the example pulls it in: exactly one package added,
-    # whatever PyPI serves on the day.
-    packaged.write({config: original.replace("      - numpy<2\n", "      - numpy<2\n      - tabulate==0.9.0\n")})
     try:
-        run = ok(packaged.pants("package", "::"))
+        ok(packaged.pants("generate-lockfiles", "--resolve=peach/zzebu/ml"))
+        # tabulate 0.9.0 has no dependencies and nothing in the example pulls it in: exactly one package
+        # added, whatever PyPI serves on the day.
+        packaged.write({config: original.replace("      - numpy<2\n", "      - numpy<2\n      - tabulate==0.9.0\n")})
+        # The committed lockfile is now stale: re-locked (warn), and compared with.
+        run = ok(packaged.pants("--peach-stale-lockfile=warn", "package", "::"))
     finally:
         packaged.write({config: original})
+        shutil.rmtree(packaged.path / "3rdparty/peach/locks", ignore_errors=True)
     assert re.search(r"zzebu/ml: 1 added \(\+tabulate [^)]*\); size \+[\d.]+ (B|KiB|MiB) to \d", run.stderr), run.stderr
-    changes = json.loads(packaged.read("dist/peach/zzebu/lock-changes.json"))
-    assert [a["name"] for a in changes["environments"]["zzebu/ml"]["added"]] == ["tabulate"]
-    assert changes["environments"]["zzebu/ml"]["size"]["x86_64-manylinux_2_28"]["change"] > 0
-    assert changes["environments"]["zzebu/base"]["added"] == []
+    changes = json.loads(packaged.read("dist/peach/zzebu/lock-changes.json"))["environments"]
+    assert changes["zzebu/ml"]["baseline"] == lockfile
+    assert [a["name"] for a in changes["zzebu/ml"]["added"]] == ["tabulate"]
+    assert changes["zzebu/ml"]["size"]["x86_64-manylinux_2_28"]["change"] > 0
+    assert changes["zzebu/base"]["baseline"] is None
     ok(packaged.pants("package", "::"))  # back to the committed configs
 
 

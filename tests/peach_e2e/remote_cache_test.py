@@ -1,5 +1,6 @@
 """CI machines share lock results through a remote cache (a real BuildGrid on 127.0.0.1), and the
-private index's credentials are in no cache key, no stored or uploaded Command, no log, no output.
+indexes' credentials are in no cache key, no stored or uploaded Command, no log, no output; nor is a
+password given in a URL option or a proxy variable (both refused).
 
 Machine A and machine B are two clones at different paths, each with its own HOME (so its own
 Pants local store and named caches); they share only the remote cache and the indexes.
@@ -22,6 +23,9 @@ from peach_e2e.package_test import ACME_ENV_NAMES, _identical, write_repo
 from peach_e2e.repo import Checkout, Run, user_env, uv_processes
 
 PASSWORD, ROTATED = "first-Tok3n-of-the-day-7731", "rotated-Tok3n-of-the-day-9902"
+# The public index's password (through the netrc, like the private one's), a password written into
+# `[peach].public_index`'s URL, and a proxy's.
+PUBLIC_PASSWORD, URL_PASSWORD, PROXY_PASSWORD = "public-Tok3n-4410", "in-the-url-Tok3n-5521", "proxy-Tok3n-6632"
 EVERY_ENV = [*(f"acme/{e}" for e in ACME_ENV_NAMES), "beta/base", "beta/codops-gateway"]
 
 
@@ -69,13 +73,19 @@ def test_ci_machines_share_locks_and_no_secret_is_kept(
     bgd: Path, world: World, private: PypiServer, tmp_path: Path
 ) -> None:
     server = BuildGridServer(bgd, tmp_path / "buildgrid").start()
+    public_url = world.public.url.replace("://127.0.0.1:", "://localhost:")
+    assert public_url != world.public.url
     try:
         common = {
             "PANTS_PEACH_PRIVATE_INDEX": private.url,
-            "PANTS_PEACH_PUBLIC_INDEX": world.public.url,
+            # Another host name than the private index's: a netrc file tells hosts apart, not ports.
+            "PANTS_PEACH_PUBLIC_INDEX": public_url,
             "PANTS_PEACH_INJECTED_REQUIREMENTS": "['pipe-algorithms-lib', 'implicit-lite==0.7.2']",
             "UV_INDEX_PRIVATE_USERNAME": USER,
             "UV_INDEX_PRIVATE_PASSWORD": PASSWORD,
+            # The public index takes any password: this one only has to reach uv, and nothing else.
+            "UV_INDEX_PUBLIC_USERNAME": USER,
+            "UV_INDEX_PUBLIC_PASSWORD": PUBLIC_PASSWORD,
             "PANTS_REMOTE_CACHE_READ": "true",
             "PANTS_REMOTE_CACHE_WRITE": "true",
             "PANTS_REMOTE_STORE_ADDRESS": server.address,
@@ -118,6 +128,22 @@ def test_ci_machines_share_locks_and_no_secret_is_kept(
                 assert "403 Forbidden" in run.stderr and "UV_INDEX_PRIVATE_PASSWORD" in run.stderr
                 assert "Traceback (most recent call last)" not in run.stderr
 
+                # A password in the public index's URL, or in a proxy variable, is refused with the fix
+                # (at debug level, so that what Pants logs is checked below too).
+                public_with_password = public_url.replace("://", f"://{USER}:{URL_PASSWORD}@")
+                run = b.pants("-ldebug", "package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED,
+                                                                "PANTS_PEACH_PUBLIC_INDEX": public_with_password})
+                runs.append(run)
+                assert run.returncode != 0
+                assert f"[peach].public_index = `{public_url}` carries credentials" in run.stderr, run.stderr
+                assert "UV_INDEX_PUBLIC_USERNAME and UV_INDEX_PUBLIC_PASSWORD" in run.stderr
+                run = b.pants("-ldebug", "package", "::", env={
+                    "UV_INDEX_PRIVATE_PASSWORD": ROTATED, "HTTPS_PROXY": f"http://{USER}:{PROXY_PASSWORD}@127.0.0.1:9"})
+                runs.append(run)
+                assert run.returncode != 0
+                assert "HTTPS_PROXY = `http://127.0.0.1:9` carries credentials" in run.stderr, run.stderr
+                assert "Traceback (most recent call last)" not in run.stderr
+
                 # A new private release: B re-locks exactly the environments that inherit it.
                 build_wheel(private.packages_dir, "pipe-algorithms-lib", "1.2.0", ("numpy-lite>=1",))
                 run = ok(b.pants("package", "::", env={"UV_INDEX_PRIVATE_PASSWORD": ROTATED}))
@@ -140,7 +166,7 @@ def test_ci_machines_share_locks_and_no_secret_is_kept(
             b.stop()
 
         # No secret anywhere: local stores, the remote cache's storage, logs (debug level), dist/.
-        for secret in (PASSWORD, ROTATED):
+        for secret in (PASSWORD, ROTATED, PUBLIC_PASSWORD, URL_PASSWORD, PROXY_PASSWORD):
             for run in runs:
                 assert secret not in run.stdout + run.stderr
             for place in (tmp_path / "a" / "home" / ".cache" / "pants" / "lmdb_store",

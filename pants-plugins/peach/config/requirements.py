@@ -1,6 +1,9 @@
 """Requirement strings: parsing, PEP 503 names, and the per-environment resolution of semantics §4.
 
-No Pants imports. `packaging` is the version Pants 2.17 ships (21.3).
+No Pants imports. Dependency strings are parsed with the grammar of a current `packaging`
+(vendored in peach.vendor.pep508): the `packaging` Pants 2.17 ships (21.3) disagrees with current
+tools on some strings. Its `Version` and `SpecifierSet` (which agree on PEP 440 versions) serve
+the fast path and the `===` check.
 """
 from __future__ import annotations
 
@@ -13,12 +16,17 @@ from typing import Iterable, Optional, Sequence, Tuple
 from peach.config.errors import shorten
 from peach.config.names import canonical_name
 
+from peach.vendor import pep508
+from peach.vendor.pep508._specifier import SPECIFIER_REGEX_STR
+
 with warnings.catch_warnings():
     # packaging 21.3 (the version Pants ships) uses pyparsing APIs newer pyparsing deprecates.
     warnings.simplefilter("ignore", DeprecationWarning)
-    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
     from packaging.version import InvalidVersion, Version
+
+_SPECIFIER_RE = re.compile(SPECIFIER_REGEX_STR, re.VERBOSE | re.IGNORECASE)
+_PEP508_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 MAX_REQUIREMENT_LENGTH = 500
 
@@ -100,6 +108,14 @@ def parse_requirement(text: str) -> Req:
             "URL requirements are not allowed",
             "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
         )
+    head, semicolon, marker = stripped.partition(";")
+    if semicolon and "\\" in marker and "\\" not in head:
+        raise RequirementSyntaxError(
+            "the marker holds a backslash: peach does not support it, because a current `packaging` reads "
+            "`\\` in a quoted string as a Python escape (PEP 508 does not define escapes) and uv reads it as it is, "
+            "so the two disagree on the value",
+            "compare with a value without backslashes",
+        )
     if stripped.startswith((".", "/", "~")) or "\\" in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
         raise RequirementSyntaxError(
             "path requirements are not allowed",
@@ -109,52 +125,98 @@ def parse_requirement(text: str) -> Req:
     if simple is not None:
         return simple
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            parsed = Requirement(stripped)
-    except (InvalidRequirement, InvalidSpecifier) as e:  # packaging 21.3 lets the latter escape
-        reason = shorten(str(e).split("\n")[0], 200)
-        raise RequirementSyntaxError(
-            f"not a valid PEP 508 requirement ({reason})",
-            "write `name`, `name==1.2.3` or `name>=1,<2`",
-        )
-    # packaging 21.3 accepts non-PEP 440 ("legacy") specifiers that uv rejects; newer packaging refuses them.
-    legacy = [str(spec) for spec in parsed.specifier if not isinstance(spec, Specifier)]
-    if legacy:
-        raise RequirementSyntaxError(
-            f"`{shorten(legacy[0], 60)}` is not a PEP 440 version specifier",
-            "use `==`, `!=`, `<`, `<=`, `>`, `>=`, `~=` with a version such as `1.2.3`",
-        )
-    # Arbitrary equality (`===`) is PEP 440, but uv takes it only with a version: `===1.0`, not `===foo`.
-    arbitrary = [spec for spec in parsed.specifier if spec.operator == "===" and not _is_version(spec.version)]
-    if arbitrary:
-        raise RequirementSyntaxError(
-            f"`{shorten(str(arbitrary[0]), 60)}` compares with a string that is not a version, which uv rejects",
-            "pin a version, `==1.2.3` (or `===1.2.3`)",
-        )
-    if parsed.marker is not None and _marker_operators(parsed.marker._markers) & {"==="}:
-        raise RequirementSyntaxError(
-            "the marker compares with `===`, which uv does not support in markers",
-            "compare with `==`, e.g. `; python_version == '3.11'`",
-        )
+        parsed = pep508.parse_requirement(stripped)
+    except pep508.ParserSyntaxError as e:
+        raise _syntax_error(e) from None
     if parsed.url:
         raise RequirementSyntaxError(
             "URL requirements (`name @ url`) are not allowed",
             f"publish the package to the private index and depend on it by name, e.g. `{parsed.name}==1.2.0`",
         )
+    # PEP 508 names and extras end with a letter or digit; packaging's tokenizer also takes `a_` (uv does not).
+    for what, name in (("package name", parsed.name), *(("extra", x) for x in parsed.extras)):
+        if not _PEP508_NAME.fullmatch(name):
+            raise RequirementSyntaxError(
+                f"`{shorten(name, 60)}` is not a valid {what}: PEP 508 names start and end with a letter or digit",
+                "write the name as the package's index page shows it, e.g. `scikit-learn`",
+            )
+    # As packaging's `SpecifierSet` does: the clauses are what lies between commas (an `===` clause
+    # of the grammar runs to the next blank, so it may hold several).
+    clauses = [c.strip() for c in parsed.specifier.split(",")] if parsed.specifier else []
+    for clause in clauses:
+        if not _SPECIFIER_RE.fullmatch(clause):
+            raise RequirementSyntaxError(
+                f"`{shorten(clause, 60)}` is not a PEP 440 version specifier",
+                "use `==`, `!=`, `<`, `<=`, `>`, `>=`, `~=` with a version such as `1.2.3`",
+            )
+    # Arbitrary equality (`===`) is PEP 440, but uv takes it only with a version: `===1.0`, not `===foo`.
+    arbitrary = [c for c in clauses if c.startswith("===") and not _is_version(c[3:].strip())]
+    if arbitrary:
+        raise RequirementSyntaxError(
+            f"`{shorten(arbitrary[0], 60)}` compares with a string that is not a version, which uv rejects "
+            "(a current `packaging` takes it): peach does not support it",
+            "pin a version, `==1.2.3` (or `===1.2.3`)",
+        )
+    if parsed.marker is not None and "===" in _marker_operators(parsed.marker):
+        raise RequirementSyntaxError(
+            "the marker compares with `===`, which uv rejects in markers (a current `packaging` takes it): "
+            "peach does not support it",
+            "compare with `==`, e.g. `; python_version == '3.11'`",
+        )
     return Req(
         text=stripped,
         name=parsed.name,
         key=canonical_name(parsed.name),
-        extras=tuple(sorted(parsed.extras)),
-        specifier=str(parsed.specifier),
-        marker=str(parsed.marker) if parsed.marker else "",
+        extras=tuple(sorted(set(parsed.extras))),
+        specifier=render_specifier(clauses),
+        marker=render_marker(parsed.marker) if parsed.marker else "",
     )
 
 
+def _syntax_error(e: "pep508.ParserSyntaxError") -> RequirementSyntaxError:
+    """packaging's reason, where in the string, and for a version that is not PEP 440 (`==latest`,
+    `>>2`) the message of that case."""
+    start = e.span[0]
+    if e.message.startswith("Expected"):
+        # The specifier's clauses from where the error is, up to the marker: the first that is
+        # not PEP 440 is what is wrong.
+        region = e.source[start:].split(";", 1)[0].strip().lstrip("(").rstrip(")")
+        for clause in (c.strip() for c in region.split(",")):
+            if re.match(r"(===|==|!=|<=|>=|~=|<|>|=)", clause) and not _SPECIFIER_RE.fullmatch(clause):
+                return RequirementSyntaxError(
+                    f"`{shorten(clause, 60)}` is not a PEP 440 version specifier",
+                    "use `==`, `!=`, `<`, `<=`, `>`, `>=`, `~=` with a version such as `1.2.3`",
+                )
+    where = f"at `{shorten(e.source[start:], 40)}`" if start < len(e.source) else "at the end"
+    return RequirementSyntaxError(
+        f"not a valid PEP 508 requirement ({shorten(e.message, 160)}, {where})",
+        "write `name`, `name==1.2.3` or `name>=1,<2`",
+    )
+
+
+def render_specifier(clauses: Sequence[str]) -> str:
+    """The clauses without blanks (`>= 1` is `>=1`), sorted and de-duplicated as packaging's
+    `str(SpecifierSet)` does: a specifier set is a set, so neither changes its meaning."""
+    return ",".join(sorted({re.sub(r"\s+", "", c) for c in clauses}))
+
+
+def render_marker(marker: "pep508.MarkerList", first: bool = True) -> str:
+    """A parsed marker as a current `packaging` writes it (`str(Marker)`): its variables, operators
+    and values as parsed, each value quoted with a quote character it does not contain, the
+    parentheses the grouping needs."""
+    if isinstance(marker, list) and len(marker) == 1 and isinstance(marker[0], (list, tuple)):
+        return render_marker(marker[0], first)
+    if isinstance(marker, list):
+        inner = " ".join(render_marker(m, False) for m in marker)
+        return inner if first else f"({inner})"
+    if isinstance(marker, tuple):
+        return " ".join(m.serialize() for m in marker)
+    return marker
+
+
 # The common forms, `name` and `name<op>version[,<op>version...]` with plain release versions, are
-# read without packaging 21.3's pyparsing grammar (about 0.5 ms a string). The result is what the
-# grammar gives: the name as written, packaging's normalised specifier. Anything else, and anything
+# read without the full grammar. The result is what the grammar gives: the name as written, the
+# normalised specifier (21.3's `SpecifierSet` and a current one agree on plain release versions). Anything else, and anything
 # `SpecifierSet` does not take as PEP 440, goes the full way (and gets its messages).
 _SIMPLE_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _SIMPLE_CLAUSE = r"(?:==|!=|>=|<=|~=|<|>)[ \t]*[0-9]+(?:\.[0-9]+)*"
@@ -185,15 +247,13 @@ def _is_version(text: str) -> bool:
     return True
 
 
-def _marker_operators(markers: object) -> set:
-    """The comparison operators a parsed marker (packaging's nested lists of tuples) uses."""
-    found: set = set()
-    if isinstance(markers, (list, tuple)):
-        if len(markers) == 3 and type(markers[1]).__name__ == "Op":
-            found.add(str(markers[1].value))
-        for item in markers:
-            found |= _marker_operators(item)
-    return found
+def _marker_operators(marker: object) -> set:
+    """The comparison operators a parsed marker uses."""
+    if isinstance(marker, pep508.Op):
+        return {marker.value}
+    if isinstance(marker, (list, tuple)):
+        return set().union(*(_marker_operators(m) for m in marker))
+    return set()
 
 
 @dataclass(frozen=True)

@@ -138,14 +138,44 @@ def test_resolution_keeps_the_order_of_first_declaration() -> None:
 
 
 @pytest.mark.parametrize("text, what", [
-    ("a==0!1,=0!0.73", "not a valid PEP 508 requirement"),  # packaging 21.3 raises InvalidSpecifier here
+    ("a==0!1,=0!0.73", "`=0!0.73` is not a PEP 440 version specifier"),  # packaging 21.3 raised InvalidSpecifier
     ("pkg===foo", "`===foo` compares with a string that is not a version, which uv rejects"),
-    ("pkg; python_version === '3.8'", "the marker compares with `===`, which uv does not support in markers"),
+    ("pkg; python_version === '3.8'", "the marker compares with `===`, which uv rejects in markers"),
+    # packaging 21.3 took these; a current packaging (and uv) does not.
+    ("pkg==1.2.3.post4.*", "not a valid PEP 508 requirement (.* suffix cannot be used with pre-release"),
+    ("pkg; '3.6'inpython_version", "not a valid PEP 508 requirement (Expected marker operator"),
+    ("pkg>=1.0+local", "not a valid PEP 508 requirement (Local version label can only be used with"),
+    ("pkg_ ==1", "`pkg_` is not a valid package name"),
+    ("pkg[x_]", "`x_` is not a valid extra"),
+    ("pkg===1.0,=2", "`=2` is not a PEP 440 version specifier"),
 ])
 def test_strings_uv_would_reject_are_rejected(text: str, what: str) -> None:
     with pytest.raises(RequirementSyntaxError) as e:
         parse_requirement(text)
     assert e.value.what.startswith(what) or what in e.value.what
+
+
+@pytest.mark.parametrize("text, rendered", [
+    # A single-quoted value holding `"` keeps its quotes (packaging 21.3 wrote `"we"ird"`).
+    ("pkg; sys_platform == 'we\"ird'", "pkg; sys_platform == 'we\"ird'"),
+    ("pkg; platform_version == \"a'b\"", "pkg; platform_version == \"a'b\""),
+    # packaging 21.3 rejected these; a current packaging and uv take them.
+    ("pkg; (python_version>'3')and(os_name=='posix')", 'pkg; python_version > "3" and os_name == "posix"'),
+    ("pkg; ((os_name=='nt')or(os_name=='posix'))and python_version<'3.12'",
+     'pkg; (os_name == "nt" or os_name == "posix") and python_version < "3.12"'),
+    ("pkg; 'lin' not\tin sys_platform", 'pkg; "lin" not in sys_platform'),
+    ("pkg (== 1.0 , >= 0.9)", "pkg==1.0,>=0.9"),
+    ("A.B[y, x] == 1!2.0.* ; os.name == 'posix'", 'A.B[x,y]==1!2.0.*; os_name == "posix"'),
+    ("pkg==1.0+Local.7", "pkg==1.0+Local.7"),
+])
+def test_rendering_keeps_the_meaning(text: str, rendered: str) -> None:
+    assert parse_requirement(text).render() == rendered
+
+
+def test_a_marker_backslash_is_not_supported_rather_than_a_path() -> None:
+    with pytest.raises(RequirementSyntaxError) as e:
+        parse_requirement("pkg; os_name == 'a\\\\b'")
+    assert e.value.what.startswith("the marker holds a backslash: peach does not support it")
 
 
 def test_arbitrary_equality_with_a_version_is_fine() -> None:

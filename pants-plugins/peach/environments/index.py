@@ -28,7 +28,7 @@ from peach.config.errors import PackagingError
 from peach.config.names import redact_url
 from peach.environments.platforms import ImagePlatforms
 from peach.subsystem import PeachSubsystem
-from peach.uv.credentials import UvCredentials, credentials_env_names
+from peach.uv.credentials import PUBLIC_INDEX_NAME, UvCredentials, credentials_env_names
 from peach.uv.tool import UvProcess
 
 
@@ -48,6 +48,26 @@ class PrivateIndexSetup:
     @property
     def shown(self) -> str:
         return redact_url(self.location)
+
+
+def public_index_url(value: str) -> str:
+    """`[peach].public_index` as it goes into every `pyproject.toml`: "" (PyPI) or an http(s) URL
+    without credentials (those come from the environment, as for the private index)."""
+    location = value.strip()
+    if not location:
+        return ""
+    if not location.startswith(("http://", "https://")):
+        raise PackagingError(
+            f"[peach].public_index = `{redact_url(location)}` is not an http(s) URL: set it to the simple index URL "
+            "of the mirror (`public_index = \"https://mirror.example.com/simple\"`), or leave it empty for PyPI."
+        )
+    if redact_url(location) != location:
+        raise PackagingError(
+            f"[peach].public_index = `{redact_url(location)}` carries credentials in the URL, which would be written "
+            "into every pyproject.toml (so into cache keys, the remote cache and dist/): remove them and set them "
+            f"in the environment instead, as {' and '.join(credentials_env_names(PUBLIC_INDEX_NAME))}."
+        )
+    return location.rstrip("/")
 
 
 @rule(desc="Find the peach private index", level=LogLevel.DEBUG)

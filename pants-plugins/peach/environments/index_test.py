@@ -53,3 +53,18 @@ def test_missing_credentials_are_named() -> None:
     setup = PrivateIndexSetup(URL, "corp.v2", None, credentials_given=False)
     message = lookup_failure("pipe-algorithms-lib", setup, UV_SAID["401"], 3)
     assert "(none were given); set UV_INDEX_CORP_V2_USERNAME and UV_INDEX_CORP_V2_PASSWORD" in message
+
+
+def test_the_public_index_goes_into_pyproject_without_credentials() -> None:
+    from peach.config.errors import PackagingError
+    from peach.environments.index import public_index_url
+
+    assert public_index_url("") == ""
+    assert public_index_url(" https://mirror.example.invalid/simple/ ") == "https://mirror.example.invalid/simple"
+    with pytest.raises(PackagingError) as e:
+        public_index_url("https://ci:s3cret@mirror.example.invalid/simple")
+    assert "s3cret" not in str(e.value) and "ci:" not in str(e.value)
+    assert str(e.value).startswith("[peach].public_index = `https://mirror.example.invalid/simple` carries credentials")
+    assert "UV_INDEX_PUBLIC_USERNAME and UV_INDEX_PUBLIC_PASSWORD" in str(e.value)
+    with pytest.raises(PackagingError, match="is not an http"):
+        public_index_url("mirror.example.invalid/simple")

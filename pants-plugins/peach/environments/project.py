@@ -21,6 +21,7 @@ from peach.environments.index import (
     LatestRelease,
     LatestReleaseRequest,
     PrivateIndexSetup,
+    public_index_url,
 )
 from peach.environments.platforms import ImagePlatforms
 from peach.subsystem import PeachSubsystem
@@ -153,7 +154,7 @@ async def environment_project(
         index=PrivateIndex(setup.name, url, flat),
         private_names=private,
         config_files=request.config_files,
-        public_index=peach.public_index.strip(),
+        public_index=public_index_url(peach.public_index),
         transitive_private=tuple(n for n in exact_names(patterns) if n not in private),
     )
     index_files = setup.directory.digest if setup.directory is not None else EMPTY_DIGEST

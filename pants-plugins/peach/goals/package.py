@@ -3,7 +3,8 @@
 - a `py_environment` writes `dist/peach/<codops>/<env>/{pyproject.toml,uv.lock}`;
 - a `peach_codops` writes its environments and `dist/peach/<codops>/environments.json`, after
   clearing `dist/peach/<codops>/`, so an environment the configs no longer declare disappears;
-- `peach_all` writes every codops after clearing `dist/peach/`, so a deleted codops disappears too.
+- `peach_all` writes the codops of its `peach_config` after clearing `dist/peach/`, so a deleted
+  codops disappears too.
 """
 from __future__ import annotations
 
@@ -20,13 +21,10 @@ from pants.core.goals.package import (
     EnvironmentAwarePackageRequest,
     PackageFieldSet,
 )
-from pants.core.util_rules.distdir import DistDir
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import AllTargets, DependenciesRequest, Target, Targets
+from pants.engine.target import DependenciesRequest, Target, Targets
 from pants.engine.unions import UnionRule
-from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.decorators import DecoratedFunction
@@ -64,8 +62,7 @@ from peach.target_types import (
     TaskNameField,
     UrlField,
 )
-from peach.uv.lockfile import Lock, LockChanges, lock_changes, parse_lock, relocate
-from peach.uv.tool import UvInterpreter
+from peach.uv.lockfile import LockChanges, lock_changes, parse_lock, relocate
 
 logger = logging.getLogger(__name__)
 
@@ -199,82 +196,45 @@ def environments_json(
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-@dataclass(frozen=True)
-class PreviousBuild:
-    """The `uv.lock` of every project in `dist/peach/` before this build: `<codops>/<env>` -> text."""
+def environment_changes(locked: LockedEnvironment) -> Optional[LockChanges]:
+    """What this build's lock changes against the committed lockfile; None without one.
 
-    locks: FrozenDict[str, str]
-
-
-_READ_PREVIOUS = """\
-import glob, json, os, sys
-root = sys.argv[1]
-found = {}
-for path in sorted(glob.glob(os.path.join(root, "*", "*", "uv.lock"))):
-    with open(path, encoding="utf-8", errors="replace") as f:
-        found[os.path.relpath(os.path.dirname(path), root)] = f.read()
-json.dump(found, sys.stdout)
-"""
-
-
-@rule(desc="Read the previous build's locks", level=LogLevel.DEBUG)
-async def previous_build(buildroot: BuildRoot, distdir: DistDir, python: UvInterpreter) -> PreviousBuild:
-    # dist/ is not among the files Pants reads, and it changes between runs: a process that runs in
-    # every session reads it.
-    root = os.path.join(buildroot.path, distdir.relpath.as_posix(), PROJECTS_DIR)
-    result = await Get(ProcessResult, Process(
-        argv=(python.path, "-I", "-c", _READ_PREVIOUS, root),
-        description="Read the previous build's locks",
-        level=LogLevel.DEBUG,
-        cache_scope=ProcessCacheScope.PER_SESSION,
-    ))
-    return PreviousBuild(FrozenDict(json.loads(result.stdout.decode())))
-
-
-def environment_changes(codops: str, locked: LockedEnvironment, shipped: str, previous: PreviousBuild) -> LockChanges:
-    """What this build's lock changes against the committed one, or else the previous build's."""
+    Only the committed lockfile: it is an input of the build, so `lock-changes.json` stays a function
+    of the build's inputs (cacheable, the same on every machine). The previous build's `dist/` is not
+    one, and a rule may not read it.
+    """
     baseline = locked.committed_lock
     if baseline is None:
-        baseline = previous.locks.get(f"{codops}/{locked.project.request.environment}")
-        if baseline == shipped:
-            return LockChanges((), (), ())
-    if baseline is None:
-        return lock_changes(Lock(()), parse_lock(locked.lock))
+        return None
     if baseline == locked.lock:
         return LockChanges((), (), ())
     return lock_changes(parse_lock(baseline), parse_lock(locked.lock))
 
 
-def baseline_lock(codops: str, locked: LockedEnvironment, previous: PreviousBuild) -> Optional[str]:
-    """The lock `environment_changes` compares with: the committed one, or else the previous build's."""
-    if locked.committed_lock is not None:
-        return locked.committed_lock
-    return previous.locks.get(f"{codops}/{locked.project.request.environment}")
-
-
 @rule(desc="Package a peach codops", level=LogLevel.DEBUG)
-async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot, budgets: SizeBudgets) -> BuiltPackage:
+async def package_codops(fs: PeachCodopsFieldSet, budgets: SizeBudgets) -> BuiltPackage:
     codops = fs.codops.value
     targets = await Get(Targets, DependenciesRequest(fs.dependencies))
     env_field_sets = [PyEnvironmentFieldSet.create(t) for t in targets if PyEnvironmentFieldSet.is_applicable(t)]
     built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in env_field_sets)
     locked = await MultiGet(Get(LockedEnvironment, LockEnvironmentRequest(f.request)) for f in env_field_sets)
-    previous = await Get(PreviousBuild)
     unsized = [env.lock for env in locked if env.size is None]
     computed = dict(zip(unsized, await MultiGet(Get(EnvironmentSize, SizeRequest(lock)) for lock in unsized)))
     sizes = [env.size or computed[env.lock] for env in locked]
-    # The size before: the same computation on the baseline lock, unless that is the lock shipped now.
-    shipped = [relocate(env.lock, buildroot.path) for env in locked]
-    baselines = [baseline_lock(codops, env, previous) for env in locked]
-    other = sorted({b for b, env, now in zip(baselines, locked, shipped) if b is not None and b not in (env.lock, now)})
+    # The size before: the same computation on the committed lockfile (what lock-changes.json compares
+    # with), unless that is the lock shipped now.
+    other = sorted({env.committed_lock for env in locked
+                    if env.committed_lock is not None and env.committed_lock != env.lock})
     before_by_lock = dict(zip(other, await MultiGet(Get(EnvironmentSize, SizeRequest(b)) for b in other)))
-    changes = {}
+    changes: Dict[str, Optional[LockChanges]] = {}
+    baselines: Dict[str, Optional[str]] = {}
     grown: Dict[str, Tuple[SizeChange, ...]] = {}
-    for env, size, baseline, now in zip(locked, sizes, baselines, shipped):
+    for env, size in zip(locked, sizes):
         name = f"{codops}/{env.project.request.environment}"
-        changes[name] = environment_changes(codops, env, now, previous)
-        before = None if baseline is None else before_by_lock.get(baseline, size)
-        grown[name] = size_changes(before, size)
+        changes[name], baselines[name] = environment_changes(env), env.committed
+        if changes[name] is None:
+            continue
+        grown[name] = size_changes(before_by_lock.get(env.committed_lock, size), size)
         if not changes[name].empty:
             logger.info(summary_line(name, changes[name], grown[name], items=LOGGED_CHANGES))
     summary = f"{PROJECTS_DIR}/{codops}/environments.json"
@@ -283,7 +243,7 @@ async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot, budgets:
                                 budgets.budgets)
     summary_digest = await Get(Digest, CreateDigest([
         FileContent(summary, content.encode()),
-        FileContent(f"{PROJECTS_DIR}/{codops}/lock-changes.json", render_lock_changes(changes, grown).encode()),
+        FileContent(f"{PROJECTS_DIR}/{codops}/lock-changes.json", render_lock_changes(changes, baselines, grown).encode()),
     ]))
     digest = await Get(Digest, MergeDigests([summary_digest, *(b.digest for b in built)]))
     names = ", ".join(sorted(f.environment.value for f in env_field_sets))
@@ -294,12 +254,16 @@ async def package_codops(fs: PeachCodopsFieldSet, buildroot: BuildRoot, budgets:
 
 
 @rule(desc="Package every peach codops", level=LogLevel.DEBUG)
-async def package_all(fs: PeachAllFieldSet, all_targets: AllTargets) -> BuiltPackage:
-    codops = [PeachCodopsFieldSet.create(t) for t in all_targets if PeachCodopsFieldSet.is_applicable(t)]
+async def package_all(fs: PeachAllFieldSet) -> BuiltPackage:
+    # The codops of this `peach_config` (its dependencies), not every codops of the repository: with
+    # two `peach_config` targets, each `_all` packages its own, so each codops is packaged once.
+    targets = await Get(Targets, DependenciesRequest(fs.dependencies))
+    codops = [PeachCodopsFieldSet.create(t) for t in targets if PeachCodopsFieldSet.is_applicable(t)]
     built = await MultiGet(Get(BuiltPackage, EnvironmentAwarePackageRequest(f)) for f in codops)
     digest = await Get(Digest, MergeDigests(b.digest for b in built))
     names = ", ".join(sorted({f.codops.value for f in codops}))
-    # One artifact, `peach/`: Pants clears it before writing, so nothing of an older build remains.
+    # One artifact, `peach/`: Pants clears it before writing (once per run, for every package of the
+    # run together), so nothing of an older build remains.
     return BuiltPackage(digest, (BuiltPackageArtifact(PROJECTS_DIR, extra_log_lines=(f"    codops {names}",)),))
 
 

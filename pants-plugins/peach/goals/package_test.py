@@ -16,28 +16,33 @@ from pants.core.goals.package import (
 )
 from pants.engine.addresses import Address
 from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, MergeDigests
-from pants.engine.target import DependenciesRequest, Targets
-from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
-from pants.util.frozendict import FrozenDict
+from pants.engine.rules import QueryRule
+from pants.engine.target import DependenciesRequest, Targets, WrappedTarget, WrappedTargetRequest
+from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
+from peach import generate, register
 from peach.config.decorators import DecoratedFunction
 from peach.config.errors import PackagingError
 from peach.config.requirements import Provenance
 from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
 from peach.environments.lock_test import IMAGE, lock_text, project
 from peach.goals.package import (
+    PeachAllFieldSet,
     PeachCodopsFieldSet,
-    PreviousBuild,
     PyEnvironmentFieldSet,
     SizeBudgets,
     SizeRequest,
     environment_changes,
+    package_all,
     package_codops,
     package_py_environment,
 )
 from peach.insight.sizes import EnvironmentSize, environment_size, parse_budgets
 from peach.target_types import (
+    ALL_CODOPS_NAME,
     ComponentRecord,
+    PeachAllDependenciesField,
+    PeachAllTarget,
     PeachCodopsTarget,
     PeachEndpointTarget,
     PeachTaskTarget,
@@ -124,19 +129,17 @@ def test_an_environment_ships_its_pyproject_and_its_lock_pointed_at_this_checkou
     assert FILE_URL_TOKEN not in written
 
 
-def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previous: Dict[str, str],
-               budgets: SizeBudgets = NO_BUDGETS) -> Digests:
+def run_codops(locks: Dict[str, LockedEnvironment], budgets: SizeBudgets = NO_BUDGETS) -> Digests:
     targets = Targets([environment_target("base"), environment_target("ml"), ENDPOINT, TASK])
     digests = Digests()
     built = run_rule_with_mocks(
         package_codops,
-        rule_args=[PeachCodopsFieldSet.create(CODOPS), buildroot, budgets],
+        rule_args=[PeachCodopsFieldSet.create(CODOPS), budgets],
         mock_gets=[
             SIZE,
             MockGet(Targets, (DependenciesRequest,), lambda _: targets),
             MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), lambda r: BuiltPackage(EMPTY_DIGEST, ())),
             MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locks[r.request.environment]),
-            MockGet(PreviousBuild, (), lambda: PreviousBuild(FrozenDict(previous))),
             MockGet(Digest, (CreateDigest,), digests.create),
             MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
         ],
@@ -146,10 +149,10 @@ def run_codops(buildroot: BuildRoot, locks: Dict[str, LockedEnvironment], previo
     return digests
 
 
-def test_environments_json_lists_environments_endpoints_tasks_and_decorated_functions(buildroot: BuildRoot) -> None:
+def test_environments_json_lists_environments_endpoints_tasks_and_decorated_functions() -> None:
     locks = {"base": locked("base", lock_text()), "ml": locked("ml", sized(lock_text(), 11_053))}
     budgets = SizeBudgets(parse_budgets({"zzebu/ml": "1GiB"}))
-    document = json.loads(run_codops(buildroot, locks, {}, budgets).files["peach/zzebu/environments.json"])
+    document = json.loads(run_codops(locks, budgets).files["peach/zzebu/environments.json"])
     unknown = {"bytes": 0, "packages": {"pipe-algorithms-lib": None, "six": None}, "unknown": ["pipe-algorithms-lib", "six"]}
     known = {"bytes": 11_053, "packages": {"pipe-algorithms-lib": None, "six": 11_053}, "unknown": ["pipe-algorithms-lib"]}
     assert document == {
@@ -174,16 +177,18 @@ def test_environments_json_lists_environments_endpoints_tasks_and_decorated_func
     }
 
 
-def test_lock_changes_compare_with_the_previous_build_and_log_one_line_per_changed_environment(
-    buildroot: BuildRoot, caplog: pytest.LogCaptureFixture
+def test_lock_changes_compare_with_the_committed_lockfile_and_log_one_line_per_changed_environment(
+    caplog: pytest.LogCaptureFixture
 ) -> None:
-    locks = {"base": locked("base", lock_text()), "ml": locked("ml", sized(lock_text(six="1.17.0"), 3072))}
-    previous = {"zzebu/base": lock_text(), "zzebu/ml": sized(lock_text(six="1.16.0"), 1024)}
+    locks = {"base": locked("base", lock_text(), committed_lock=lock_text()),
+             "ml": locked("ml", sized(lock_text(six="1.17.0"), 3072),
+                          committed_lock=sized(lock_text(six="1.16.0"), 1024))}
     with caplog.at_level(logging.INFO):
-        digests = run_codops(buildroot, locks, previous)
+        digests = run_codops(locks)
     changes = json.loads(digests.files["peach/zzebu/lock-changes.json"])["environments"]
     assert changes["zzebu/base"]["summary"] == "no changes"
     assert changes["zzebu/ml"]["summary"] == "1 changed"
+    assert changes["zzebu/ml"]["baseline"] == "3rdparty/peach/locks/zzebu/ml/uv.lock"
     assert changes["zzebu/ml"]["changed"] == [{"name": "six", "old": "1.16.0", "new": "1.17.0"}]
     assert changes["zzebu/ml"]["size"] == {"x86_64-manylinux_2_28": {"before": 1024, "after": 3072, "change": 2048}}
     assert changes["zzebu/base"]["size"] == {"x86_64-manylinux_2_28": {"before": 0, "after": 0, "change": 0}}
@@ -192,24 +197,20 @@ def test_lock_changes_compare_with_the_previous_build_and_log_one_line_per_chang
         "zzebu/ml: 1 changed (six 1.16.0 -> 1.17.0); size +2.0 KiB to 3.0 KiB"]
 
 
-def test_changes_are_against_the_committed_lockfile_first() -> None:
-    committed = lock_text(six="1.15.0")
-    env = locked("ml", lock_text(six="1.17.0"), committed_lock=committed)
-    previous = PreviousBuild(FrozenDict({"zzebu/ml": lock_text(six="1.16.0")}))
-    changes = environment_changes("zzebu", env, lock_text(six="1.17.0"), previous)
-    assert changes.changed == (("six", "1.15.0", "1.17.0"),)
+def test_without_a_committed_lockfile_nothing_is_compared_or_logged(caplog: pytest.LogCaptureFixture) -> None:
+    locks = {"base": locked("base", lock_text()), "ml": locked("ml", lock_text(six="1.17.0"))}
+    with caplog.at_level(logging.INFO):
+        digests = run_codops(locks)
+    changes = json.loads(digests.files["peach/zzebu/lock-changes.json"])["environments"]
+    assert changes["zzebu/ml"] == {"baseline": None, "summary": "not compared: no committed lockfile",
+                                   "added": [], "removed": [], "changed": [],
+                                   "requirements": {"added": [], "removed": []}}
+    assert not [r for r in caplog.records if r.getMessage().startswith("zzebu/")]
 
 
-def test_a_first_build_lists_every_package_as_added() -> None:
-    changes = environment_changes("zzebu", locked("ml", lock_text()), lock_text(), PreviousBuild(FrozenDict()))
-    assert changes.added == (("pipe-algorithms-lib", "1.1.0"), ("six", "1.17.0"))
-    assert not changes.removed and not changes.changed
-
-
-def test_an_unchanged_rebuild_has_no_changes() -> None:
-    shipped = lock_text()
-    changes = environment_changes("zzebu", locked("ml", shipped), shipped, PreviousBuild(FrozenDict({"zzebu/ml": shipped})))
-    assert changes.empty
+def test_changes_are_against_the_committed_lockfile() -> None:
+    env = locked("ml", lock_text(six="1.17.0"), committed_lock=lock_text(six="1.15.0"))
+    assert environment_changes(env).changed == (("six", "1.15.0", "1.17.0"),)
 
 
 def test_the_lock_change_log_names_every_package_when_there_are_few() -> None:
@@ -246,3 +247,71 @@ def test_an_environment_over_its_budget_fails_naming_the_config_line(buildroot: 
     assert message.startswith("environment `zzebu/ml` is over its size budget on x86_64-manylinux_2_28: 1.9 MiB "
                               "(2,000,000 bytes) against 976.6 KiB (`[peach].size_budgets`: `zzebu/*` = `1MB`)")
     assert "1.9 MiB  six 1.17.0  <- six (environment, zzebu/peach.conf/app.yaml:7)" in message
+
+
+def test_no_committed_lockfile_is_no_comparison() -> None:
+    assert environment_changes(locked("ml", lock_text())) is None
+
+
+def test_an_unchanged_lock_has_no_changes() -> None:
+    assert environment_changes(locked("ml", lock_text(), committed_lock=lock_text())).empty
+
+
+# ---------------------------------------------------------------------------------------------------
+# `_all`: the codops of its own `peach_config`
+# ---------------------------------------------------------------------------------------------------
+
+TWO_CONFIGS = {
+    "3rdparty/peach/framework-stack.txt": "ray[serve]==2.60.0\n",
+    "left/BUILD": "peach_config(name='peach')",
+    "left/zzebu/peach.yaml": "codops: zzebu\npy_environments:\n  base: {dependencies: [six]}\n",
+    "left/debr/peach.yaml": "codops: debr\npy_environments:\n  base: {dependencies: [six]}\n",
+    "right/BUILD": "peach_config(name='peach')",
+    "right/nlno/peach.yaml": "codops: nlno\npy_environments:\n  base: {dependencies: [six]}\n",
+}
+
+
+def package_all_of(all_target, dependencies) -> List[str]:
+    """The codops `package_all` packages for `all_target`, whose dependencies are `dependencies`."""
+    packaged: List[str] = []
+
+    def package(request: EnvironmentAwarePackageRequest) -> BuiltPackage:
+        packaged.append(request.field_set.codops.value)
+        return BuiltPackage(EMPTY_DIGEST, ())
+
+    built = run_rule_with_mocks(
+        package_all,
+        rule_args=[PeachAllFieldSet.create(all_target)],
+        mock_gets=[
+            MockGet(Targets, (DependenciesRequest,), lambda _: Targets(dependencies)),
+            MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), package),
+            MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
+        ],
+    )
+    assert built.artifacts[0].relpath == "peach"
+    return packaged
+
+
+def test_all_packages_the_codops_it_depends_on_and_nothing_else() -> None:
+    all_target = PeachAllTarget({"dependencies": [":zzebu"]}, Address("left", target_name="peach",
+                                                                        generated_name="_all"))
+    assert package_all_of(all_target, [CODOPS, environment_target("ml")]) == ["zzebu"]
+
+
+def test_two_peach_configs_package_each_codops_once() -> None:
+    """Each `_all` depends on its own config's codops (real target generation), so packaging both
+    (what `package ::` does) packages every codops once."""
+    runner = RuleRunner(
+        rules=[*generate.rules(), QueryRule(Targets, [DependenciesRequest]), QueryRule(WrappedTarget,
+                                                                                       [WrappedTargetRequest])],
+        target_types=register.target_types(),
+    )
+    runner.write_files(TWO_CONFIGS)
+    runner.set_options(["--peach-framework-stack=3rdparty/peach/framework-stack.txt"])
+    packaged: List[str] = []
+    for config in ("left", "right"):
+        address = Address(config, target_name="peach", generated_name=ALL_CODOPS_NAME)
+        all_target = runner.request(WrappedTarget, [WrappedTargetRequest(address, "test")]).target
+        dependencies = runner.request(Targets, [DependenciesRequest(all_target[PeachAllDependenciesField])])
+        packaged.extend(package_all_of(all_target, list(dependencies)))
+    assert sorted(packaged) == ["debr", "nlno", "zzebu"]

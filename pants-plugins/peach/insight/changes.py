@@ -5,7 +5,7 @@ No Pants imports.
 from __future__ import annotations
 
 import json
-from typing import List, Mapping, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from peach.insight.sizes import SizeChange, format_change, format_size
 from peach.uv.lockfile import LockChanges
@@ -13,15 +13,25 @@ from peach.uv.lockfile import LockChanges
 SUMMARY_ITEMS = 3
 
 
-def lock_changes_json(per_env: Mapping[str, LockChanges],
+NOT_COMPARED = "not compared: no committed lockfile"
+
+
+def lock_changes_json(per_env: Mapping[str, Optional[LockChanges]],
+                      baselines: Optional[Mapping[str, Optional[str]]] = None,
                       sizes: Mapping[str, Sequence[SizeChange]] = {}) -> dict:
-    """Per environment (sorted by name): added, removed and changed packages, the project's
-    requirements added and removed, and (from `sizes`) its download size before and after, per
-    platform, in bytes."""
+    """Per environment (sorted by name): what the lock was compared with (`baseline`: the committed
+    lockfile's path, or null), added, removed and changed packages, the project's requirements added
+    and removed, and (from `sizes`) its download size before and after, per platform, in bytes. An
+    environment without a committed lockfile is not compared."""
     environments = {}
     for env in sorted(per_env):
+        baseline = (baselines or {}).get(env)
         changes = per_env[env]
-        entry = {"summary": changes.summary()}
+        if changes is None:
+            environments[env] = {"baseline": None, "summary": NOT_COMPARED, **LockChanges((), (), ()).as_json(),
+                                 "requirements": {"added": [], "removed": []}}
+            continue
+        entry = {"baseline": baseline, "summary": changes.summary()}
         entry.update(changes.as_json())
         entry["requirements"] = {"added": list(changes.requirements_added),
                                  "removed": list(changes.requirements_removed)}
@@ -31,9 +41,11 @@ def lock_changes_json(per_env: Mapping[str, LockChanges],
     return {"environments": environments}
 
 
-def render_lock_changes(per_env: Mapping[str, LockChanges], sizes: Mapping[str, Sequence[SizeChange]] = {}) -> str:
+def render_lock_changes(per_env: Mapping[str, Optional[LockChanges]],
+                        baselines: Optional[Mapping[str, Optional[str]]] = None,
+                        sizes: Mapping[str, Sequence[SizeChange]] = {}) -> str:
     """The text of `lock-changes.json`: stable key order, two-space indent, a final newline."""
-    return json.dumps(lock_changes_json(per_env, sizes), indent=2) + "\n"
+    return json.dumps(lock_changes_json(per_env, baselines, sizes), indent=2) + "\n"
 
 
 def size_text(sizes: Sequence[SizeChange]) -> str:

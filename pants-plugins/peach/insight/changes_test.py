@@ -12,21 +12,30 @@ ML = changes({"torch": "2.0.0", "six": "1.16.0", "numpy": "1.26.4"},
 
 
 def test_lock_changes_json_per_environment() -> None:
-    text = render_lock_changes({"ml": ML, "base": changes({"a": "1"}, {"a": "1"})})
+    text = render_lock_changes({"ml": ML, "base": changes({"a": "1"}, {"a": "1"})},
+                               {"ml": "locks/ml/uv.lock", "base": "locks/base/uv.lock"})
     assert text.endswith("}\n")
     data = json.loads(text)
     assert list(data["environments"]) == ["base", "ml"]
-    assert data["environments"]["base"] == {"summary": "no changes", "added": [], "removed": [], "changed": [],
+    assert data["environments"]["base"] == {"baseline": "locks/base/uv.lock", "summary": "no changes", "added": [], "removed": [], "changed": [],
                                             "requirements": {"added": [], "removed": []}}
     assert data["environments"]["ml"] == {
+        "baseline": "locks/ml/uv.lock",
         "summary": "2 added, 1 removed, 1 changed",
         "added": [{"name": "filelock", "version": "3.13.0"}, {"name": "triton", "version": "2.0.0"}],
         "removed": [{"name": "six", "version": "1.16.0"}],
         "changed": [{"name": "torch", "old": "2.0.0", "new": "2.0.1"}],
         "requirements": {"added": ["torch==2.0.1"], "removed": ["torch==2.0.0"]},
     }
-    assert list(data["environments"]["ml"]) == ["summary", "added", "removed", "changed", "requirements"]
+    assert list(data["environments"]["ml"]) == ["baseline", "summary", "added", "removed", "changed", "requirements"]
     assert render_lock_changes({"ml": ML}) == json.dumps(lock_changes_json({"ml": ML}), indent=2) + "\n"
+
+
+def test_an_environment_without_a_committed_lockfile_is_not_compared() -> None:
+    data = lock_changes_json({"ml": None}, {"ml": None})
+    assert data["environments"]["ml"] == {"baseline": None, "summary": "not compared: no committed lockfile",
+                                          "added": [], "removed": [], "changed": [],
+                                          "requirements": {"added": [], "removed": []}}
 
 
 def test_summary_line() -> None:

@@ -55,9 +55,9 @@ from peach.uv.credentials import UvCredentials
 UV_VERSION = "0.13.9"
 
 _RUNNER_MODULE = "peach_uv_runner"
-# The caller's settings a uv process may see: TLS trust and proxies. Nothing else.
-PASSED_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
-              "https_proxy", "http_proxy", "no_proxy")
+# The caller's settings a uv process may see: TLS trust, and the proxies (through UvCredentials,
+# which refuses a proxy URL with credentials). Nothing else.
+PASSED_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
 class UvTool(PythonToolBase):
