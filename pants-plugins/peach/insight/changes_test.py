@@ -60,7 +60,7 @@ def test_size_changes_in_the_json_and_the_log_line() -> None:
     from peach.insight.sizes import SizeChange
 
     grown = {"ml": (SizeChange("x86_64-manylinux_2_28", 1 << 30, (1 << 30) + 3 * (1 << 20)),)}
-    data = json.loads(render_lock_changes({"ml": ML, "base": changes({}, {})}, grown))
+    data = json.loads(render_lock_changes({"ml": ML, "base": changes({}, {})}, sizes=grown))
     assert data["environments"]["ml"]["size"] == {
         "x86_64-manylinux_2_28": {"before": 1 << 30, "after": (1 << 30) + 3 * (1 << 20), "change": 3 * (1 << 20)}}
     assert "size" not in data["environments"]["base"]
