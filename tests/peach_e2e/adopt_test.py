@@ -110,6 +110,14 @@ def test_a_new_repository_adopts_peach_by_the_readme(example: Checkout, tmp_path
         assert sorted(p.name for p in (repo.path / "dist/export").iterdir()) == ["peach-acme"]
         assert (repo.path / "dist/export/peach-acme/ml/.venv/bin/python").exists()
         assert "VIRTUAL_ENV" not in export.stderr and "Installed" not in export.stderr, export.stderr
+        # By target too: the adopting repository runs peach's export alone (Pants' Python backend, whose
+        # target-based export is deprecated and also exports its tools' virtualenvs, is not enabled here).
+        shutil.rmtree(repo.path / "dist/export")
+        by_target = ok(repo.pants("export", "//:peach#acme"), "export by target")
+        assert sorted(p.name for p in (repo.path / "dist/export").iterdir()) == ["peach-acme"]
+        assert sorted(p.name for p in (repo.path / "dist/export/peach-acme").iterdir()) == [
+            "base", "codops-gateway", "ml"]
+        assert "VIRTUAL_ENV" not in by_target.stderr and "Installed" not in by_target.stderr, by_target.stderr
 
         # The README's "Committed lockfiles": a `--resolve` that does not exist lists the valid ones,
         # the peach resolves included.
