@@ -164,8 +164,10 @@ class PeachSubsystem(Subsystem):
             """
             What `package` does when a committed lockfile is stale (`uv lock` started from it
             changes it): `error` fails, showing the packages that would be added, removed or
-            changed and the command that regenerates it; `warn` logs that and ships a freshly
-            resolved lockfile; `ignore` ships a freshly resolved lockfile silently.
+            changed and the command that regenerates it; `warn` logs that and ships the lock
+            `uv lock` made from the committed one (its versions kept where the requirements allow,
+            as `uv lock` does in a uv project); `ignore` ships it silently. Where the image's
+            platforms disagree with that lock, a fresh one is made instead.
             """
         ),
     )

@@ -5,7 +5,8 @@ The steps, each its own cached process:
 
 1. a committed lockfile (`pants generate-lockfiles`) is shipped when `uv lock` started from it
    (with the dependency metadata it records) changes nothing; otherwise `[peach].stale_lockfile`
-   decides, and a fresh lock is made:
+   decides: an error, or that lock made from it is shipped (as `uv lock` keeps a uv project's
+   versions); only where the platforms disagree with it is a fresh lock made:
 2. `uv lock` of the project (from the codops' base lock with `[peach].align_environments`);
 3. `uv pip compile --python-platform` for each platform, constrained to the lock's versions: where
    the universal lock disagrees with a platform (wheels whose metadata differ), the project
@@ -259,11 +260,13 @@ async def lock_environment(
         declared = declared_metadata(parse_lock(committed_lock))
         started = await Get(UvLockResult, UvLockRequest(project, declared, existing=committed_lock.encode(),
                                                         purpose="check"))
-        if started.lock == committed_lock:
-            final, metadata = committed_lock, declared
-            by_platform = await _platform_view(project, final, fresh, setup, image)
-        else:
+        if started.lock != committed_lock:
             stale_policy(peach, project, committed_path, committed_lock, started.lock)
+        # Current, or stale and allowed: what `uv lock` made from it is shipped (the committed versions
+        # kept where the requirements allow, as `uv lock` does in a uv project), if the platforms agree.
+        by_platform = await _platform_view(project, started.lock, fresh, setup, image)
+        if started.lock == committed_lock or not check(parse_lock(started.lock), by_platform, image.python_version):
+            final, metadata = started.lock, declared
     if final is None:
         start = None
         if peach.align_environments and request.environment not in (BASE, peach.gateway_environment):
@@ -308,7 +311,8 @@ def _aligned(start: Optional[bytes]) -> str:
 
 
 def stale_policy(peach: PeachSubsystem, project: EnvironmentProject, path: str, committed: str, relocked: str) -> None:
-    """What a stale committed lockfile turns into: an error, or (warn/ignore) a fresh lock."""
+    """What a stale committed lockfile turns into: an error, or (warn/ignore) the lock `uv lock` made
+    from it (a fresh lock where the platforms disagree with that one)."""
     diff = stale_changes(committed, relocked)
     message = (
         f"The committed lockfile {path} of environment `{project.name}` is stale: it no longer matches the "
@@ -319,7 +323,7 @@ def stale_policy(peach: PeachSubsystem, project: EnvironmentProject, path: str, 
     if peach.stale_lockfile == StaleLockfileBehavior.error:
         raise PackagingError(message + "\n(or set `[peach].stale_lockfile` to `warn` to re-lock when packaging)")
     if peach.stale_lockfile == StaleLockfileBehavior.warn:
-        logger.warning(message + "Packaging a freshly resolved lockfile instead.")
+        logger.warning(message + "Packaging that lock (made from the committed one) instead.")
 
 
 def stale_changes(committed: str, relocked: str) -> LockChanges:

@@ -194,23 +194,45 @@ def test_a_stale_committed_lockfile_is_an_error_that_names_the_change_and_the_fi
     assert [r.existing for r in uv.locks] == [committed.encode()]  # nothing more once it is stale
 
 
-def test_stale_lockfile_warn_ships_a_fresh_lock_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+def test_stale_lockfile_warn_ships_the_lock_made_from_it_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """As `uv lock` in a uv project: the committed versions stay where the requirements allow, in one lock."""
     committed = lock_text(six="1.16.0")
-    uv = FakeUv(lock_text(six="1.17.0"), relocked=lock_text(six="1.17.0"))
+    uv = FakeUv(lock_text(six="1.18.0"), relocked=lock_text(six="1.17.0"))
     with caplog.at_level(logging.WARNING):
         locked = run_lock(uv, peach(stale_lockfile=StaleLockfileBehavior.warn), committed=committed)
     assert locked.lock == lock_text(six="1.17.0")
-    assert "is stale" in caplog.text and "Packaging a freshly resolved lockfile instead." in caplog.text
-    assert [(r.existing, r.purpose) for r in uv.locks] == [(committed.encode(), "check"), (None, "")]
+    assert "is stale" in caplog.text and "Packaging that lock (made from the committed one) instead." in caplog.text
+    assert [(r.existing, r.purpose) for r in uv.locks] == [(committed.encode(), "check")]
+    assert [r.constraints for r in uv.resolutions] == [("pipe-algorithms-lib==1.1.0", "six==1.17.0")]
 
 
-def test_stale_lockfile_ignore_ships_a_fresh_lock_silently(caplog: pytest.LogCaptureFixture) -> None:
+def test_stale_lockfile_ignore_ships_the_lock_made_from_it_silently(caplog: pytest.LogCaptureFixture) -> None:
     committed = lock_text(six="1.16.0")
-    uv = FakeUv(lock_text(six="1.17.0"), relocked=lock_text(six="1.17.0"))
+    uv = FakeUv(lock_text(six="1.18.0"), relocked=lock_text(six="1.17.0"))
     with caplog.at_level(logging.WARNING):
         locked = run_lock(uv, peach(stale_lockfile=StaleLockfileBehavior.ignore), committed=committed)
     assert locked.lock == lock_text(six="1.17.0")
     assert "stale" not in caplog.text
+    assert len(uv.locks) == 1
+
+
+class DisagreesOnSix117(FakeUv):
+    """The platform's own resolution of six 1.17.0 pulls in a package the universal lock lacks."""
+
+    def resolve(self, request: PlatformResolutionRequest) -> PlatformResolution:
+        resolution = super().resolve(request)
+        if "six==1.17.0" not in request.constraints:
+            return resolution
+        packages = {**resolution.packages, "six": Installed("1.17.0", ("certifi",)), "certifi": Installed("2024.1.1", ())}
+        return PlatformResolution(resolution.platform, FrozenDict(packages))
+
+
+def test_a_stale_lockfile_whose_relock_the_platforms_disagree_with_gets_a_fresh_lock() -> None:
+    committed = lock_text(six="1.16.0")
+    uv = DisagreesOnSix117(lock_text(six="1.18.0"), relocked=lock_text(six="1.17.0"))
+    locked = run_lock(uv, peach(stale_lockfile=StaleLockfileBehavior.ignore), committed=committed)
+    assert locked.lock == lock_text(six="1.18.0")
+    assert [(r.existing, r.purpose) for r in uv.locks] == [(committed.encode(), "check"), (None, "")]
 
 
 def test_generate_lockfiles_ignores_the_committed_lockfile_and_never_caches() -> None:
