@@ -712,6 +712,14 @@ S_EX_EDIT_OVER = "example (PyPI): one environment edited, minus its bare `uv loc
 S_EX_BASE = "example (PyPI): `base` edited (a package added; 3 environments), pantsd warm"
 S_EX_BASE_REF = "example (PyPI): bare `uv lock` loop of those 3, 2 at a time, from their previous uv.locks"
 S_EX_BASE_OVER = "example (PyPI): `base` edited, minus its loop"
+# The same edits once the example commits its lockfiles (`generate-lockfiles`), with
+# `[peach].stale_lockfile = "warn"`: each edit is one `uv lock` started from the committed lockfile.
+S_EXC_EDIT = "example (PyPI), committed lockfiles: one environment edited, pantsd warm"
+S_EXC_EDIT_REF = "example (PyPI), committed lockfiles: bare `uv lock` of that edit, from the committed uv.lock"
+S_EXC_EDIT_OVER = "example (PyPI), committed lockfiles: one environment edited, minus its bare `uv lock`"
+S_EXC_BASE = "example (PyPI), committed lockfiles: `base` edited (3 environments), pantsd warm"
+S_EXC_BASE_REF = "example (PyPI), committed lockfiles: bare `uv lock` loop of those 3, 2 at a time, from the committed uv.locks"
+S_EXC_BASE_OVER = "example (PyPI), committed lockfiles: `base` edited, minus its loop"
 
 
 def at_scale(scenario: str, files: int) -> str:
@@ -1217,6 +1225,38 @@ def example_locks(checkout: Path) -> Dict[str, bytes]:
     return {f"{p.parent.parent.name}/{p.parent.name}": p.read_bytes() for p in (checkout / "dist/peach").glob("*/*/uv.lock")}
 
 
+def example_edits(bench: Bench, checkout: Path, env: Dict[str, Optional[str]], uv: Path, python: str, runs: int,
+                  table: Table, tag: str, one: Tuple[str, str, str], base: Tuple[str, str, str]) -> None:
+    """Edits of one environment and of `base` (a package added, one per run, each from the example as
+    committed), each against the bare `uv lock`s of the same edited projects from the same locks."""
+    config = checkout / "example" / EXAMPLE_CODOPS / "peach.yaml"
+    original = config.read_text()
+    edits = [(EXAMPLE_ENV, p, *one) for p in EXAMPLE_EDITS[:runs]]
+    edits += [("base", p, *base) for p in EXAMPLE_BASE_EDITS[:runs]]
+    for n, (environment, package, row, ref_row, over_row) in enumerate(edits):
+        before = example_locks(checkout)
+        log(f"example (PyPI){' with committed lockfiles' if tag else ''}: {package} added to "
+            f"{EXAMPLE_CODOPS}/{environment}")
+        add_requirement(config, environment, package)
+        r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+        edited = sorted(set(r.uv_locks()))
+        if not edited:
+            raise BenchError(f"adding {package} to {EXAMPLE_CODOPS}/{environment} locked nothing")
+        table.add(row, r.seconds, uv=r.uv_processes())
+        mode = "seq" if len(edited) == 1 else "p2"
+        ref = bare_edit_locks(bench, uv, python, checkout, edited, before, f"{tag}e{n}", mode, start=True)
+        table.add(ref_row, ref.seconds, uv=len(edited))
+        table.add(over_row, r.seconds - ref.seconds)
+        if environment == EXAMPLE_ENV and not tag:
+            fresh = bare_edit_locks(bench, uv, python, checkout, edited, before, f"f{n}", mode, start=False)
+            table.add(S_EX_EDIT_FRESH, fresh.seconds, uv=len(edited))
+        config.write_text(original)  # back to the starting state (its results are cached)
+        bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
+    table.rows[one[0]].note = f"one package per run: {', '.join(EXAMPLE_EDITS[:runs])}; uv = uv processes"
+    table.rows[base[0]].note = f"one package per run: {', '.join(EXAMPLE_BASE_EDITS[:runs])}"
+    table.rows[one[2]].note = table.rows[base[2]].note = "per run"
+
+
 def scenario_example(bench: Bench, template: Path, drifts: List[DriftCounts], uv: Path, python: str, runs: int,
                      table: Table) -> str:
     """The repo's own example, locked as the repo configures it: the private index
@@ -1230,8 +1270,6 @@ def scenario_example(bench: Bench, template: Path, drifts: List[DriftCounts], uv
     # earlier run (the process cache is keyed by the pyproject, which is the same every run).
     env: Dict[str, Optional[str]] = {"PANTS_PEACH_INJECTED_REQUIREMENTS": None,
                                      "PANTS_LOCAL_STORE_DIR": str(bench.tmp / "example-store")}
-    config = checkout / "example" / EXAMPLE_CODOPS / "peach.yaml"
-    original = config.read_text()
     log("example (PyPI): initial build with pantsd (untimed)")
     bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
     bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
@@ -1239,29 +1277,19 @@ def scenario_example(bench: Bench, template: Path, drifts: List[DriftCounts], uv
         r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
         table.add(S_EX_NOOP, r.seconds, uv=r.uv_processes())
         table.add(S_EX_FLOOR, bench.pants(checkout, ["--version"], pantsd=True, env=env).seconds)
-    edits = [(EXAMPLE_ENV, p, S_EX_EDIT, S_EX_EDIT_REF, S_EX_EDIT_OVER) for p in EXAMPLE_EDITS[:runs]]
-    edits += [("base", p, S_EX_BASE, S_EX_BASE_REF, S_EX_BASE_OVER) for p in EXAMPLE_BASE_EDITS[:runs]]
-    for n, (environment, package, row, ref_row, over_row) in enumerate(edits):
-        before = example_locks(checkout)
-        log(f"example (PyPI): {package} added to {EXAMPLE_CODOPS}/{environment}")
-        add_requirement(config, environment, package)
-        r = bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
-        edited = sorted(set(r.uv_locks()))
-        if not edited:
-            raise BenchError(f"adding {package} to {EXAMPLE_CODOPS}/{environment} locked nothing")
-        table.add(row, r.seconds, uv=r.uv_processes())
-        mode = "seq" if len(edited) == 1 else "p2"
-        ref = bare_edit_locks(bench, uv, python, checkout, edited, before, f"e{n}", mode, start=True)
-        table.add(ref_row, ref.seconds, uv=len(edited))
-        table.add(over_row, r.seconds - ref.seconds)
-        if environment == EXAMPLE_ENV:
-            fresh = bare_edit_locks(bench, uv, python, checkout, edited, before, f"f{n}", mode, start=False)
-            table.add(S_EX_EDIT_FRESH, fresh.seconds, uv=len(edited))
-        config.write_text(original)  # back to the starting state (its results are cached)
-        bench.pants(checkout, ["package", "::"], pantsd=True, env=env)
-    table.rows[S_EX_EDIT].note = f"one package per run: {', '.join(EXAMPLE_EDITS[:runs])}; uv = uv processes"
-    table.rows[S_EX_BASE].note = f"one package per run: {', '.join(EXAMPLE_BASE_EDITS[:runs])}"
-    table.rows[S_EX_EDIT_OVER].note = table.rows[S_EX_BASE_OVER].note = "per run"
+    example_edits(bench, checkout, env, uv, python, runs, table, "",
+                  (S_EX_EDIT, S_EX_EDIT_REF, S_EX_EDIT_OVER), (S_EX_BASE, S_EX_BASE_REF, S_EX_BASE_OVER))
+    # The same edits with the example's lockfiles committed, as a uv project commits its uv.lock: an
+    # edit makes the committed lockfile stale and `stale_lockfile = "warn"` ships the lock made from it.
+    resolves = [f"--resolve=peach/{EXAMPLE_CODOPS}/{e}" for e in sorted(
+        p.parent.name for p in (checkout / "dist/peach" / EXAMPLE_CODOPS).glob("*/uv.lock"))]
+    log(f"example (PyPI): committing the lockfiles of {EXAMPLE_CODOPS} (untimed)")
+    bench.pants(checkout, ["generate-lockfiles", *resolves], pantsd=True, env=env)
+    committed_env = {**env, "PANTS_PEACH_STALE_LOCKFILE": "warn"}
+    bench.pants(checkout, ["package", "::"], pantsd=True, env=committed_env)
+    example_edits(bench, checkout, committed_env, uv, python, runs, table, "c",
+                  (S_EXC_EDIT, S_EXC_EDIT_REF, S_EXC_EDIT_OVER), (S_EXC_BASE, S_EXC_BASE_REF, S_EXC_BASE_OVER))
+    shutil.rmtree(checkout / "3rdparty/peach/locks", ignore_errors=True)
     bench.stop_pantsd(checkout)
     counts = drift_counts(bench, checkout, env, "the repo's own example (PyPI)")
     drifts.append(counts)
@@ -1342,6 +1370,12 @@ GOALS: List[Goal] = [
     Goal("example (PyPI): `base` edited <= the two-at-a-time loop of its locks + 1.0 s", S_EX_BASE_OVER,
          lambda t: t.median(S_EX_BASE_OVER) <= 1.0, "median of per-run differences",
          (("edit", S_EX_BASE), ("loop", S_EX_BASE_REF))),
+    Goal("example (PyPI), committed lockfiles: one edited env <= its bare `uv lock` (from the committed lock) + 1.0 s",
+         S_EXC_EDIT_OVER, lambda t: t.median(S_EXC_EDIT_OVER) <= 1.0, "median of per-run differences",
+         (("edit", S_EXC_EDIT), ("bare `uv lock`", S_EXC_EDIT_REF))),
+    Goal("example (PyPI), committed lockfiles: `base` edited <= the two-at-a-time loop of its locks + 1.0 s",
+         S_EXC_BASE_OVER, lambda t: t.median(S_EXC_BASE_OVER) <= 1.0, "median of per-run differences",
+         (("edit", S_EXC_BASE), ("loop", S_EXC_BASE_REF))),
     Goal("example (PyPI): warm no-op <= client floor + 0.2 s, zero uv processes", S_EX_NOOP,
          lambda t: _all_uv(t, S_EX_NOOP, 0) and t.median(S_EX_NOOP) <= t.median(S_EX_FLOOR) + 0.2, "median",
          (("floor", S_EX_FLOOR),)),
