@@ -10,11 +10,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from peach.config import ConfigError, Settings, build_model, make_settings
-from peach.config import migrate as migrate_module
-from peach.config.migrate import FileChange, MigrationResult, is_legacy, migrate
-from peach.config.migrate_file import FileEdits
-from peach.config.migrate_read import scalar_text
-from peach.config.migrate_tree import Source, comments_in, parse_tree, path_at
+from peach.migrate import run as migrate_module
+from peach.migrate.run import FileChange, MigrationResult, is_legacy, migrate
+from peach.migrate.file import FileEdits
+from peach.migrate.read import scalar_text
+from peach.migrate.tree import Source, comments_in, parse_tree, path_at
 
 FRAMEWORK = b"ray[serve]==2.60.0\nfastapi==0.165.0\npydantic==2.14.3\nstarlette==1.10.0\nprotobuf==7.36.2\n"
 PATH = "svc/peach.conf/app.yaml"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-from peach.config.migrate_read import Item, as_written, scalar_text
-from peach.config.migrate_tree import (
+from peach.migrate.read import Item, as_written, scalar_text
+from peach.migrate.tree import (
     PNode,
     Slot,
     Tree,

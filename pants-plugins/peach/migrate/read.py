@@ -1,6 +1,6 @@
 """What the migration reads from one config file: its legacy lists, endpoints, tasks, environments.
 
-Works on `migrate_tree`'s physical nodes, so that every list item keeps its text and comments (to
+Works on `tree`'s physical nodes, so that every list item keeps its text and comments (to
 move them) and every key the mapping that holds it (to delete it). The file is validated before
 (`build_model`, the removed keys aside), so the shapes peach checks are right here; what peach does
 not check, the items of the removed lists, is checked here and reported as `Problem`s.
@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 import yaml
 
 from peach.config.errors import Problem, shorten
-from peach.config.migrate_tree import (
+from peach.migrate.tree import (
     Comment,
     PNode,
     Slot,

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from peach.config.migrate_plan import CodopsPlan
-from peach.config.migrate_read import DepList, FileLegacy, Member, scalar_text
-from peach.config.migrate_text import (
+from peach.migrate.plan import CodopsPlan
+from peach.migrate.read import DepList, FileLegacy, Member, scalar_text
+from peach.migrate.text import (
     Edit,
     NewList,
     Style,
@@ -33,7 +33,7 @@ from peach.config.migrate_text import (
     replace_with,
     set_value,
 )
-from peach.config.migrate_tree import (
+from peach.migrate.tree import (
     PNode,
     Slot,
     UnsafeEdit,

@@ -9,9 +9,7 @@ package, or when a file cannot be rewritten safely. Before returning, it checks 
 new files pass `build_model`, read the same as before apart from the migrated keys, and every
 endpoint and task resolves to the same requirement list as under the old rules.
 
-The rooms: `migrate_tree` (YAML with exact spans), `migrate_read` (the legacy lists of one file),
-`migrate_plan` (what happens per codops), `migrate_text` (text edits), `migrate_file` (one file's
-edits). No Pants imports.
+The rooms are listed in the package's docstring. No Pants imports.
 """
 from __future__ import annotations
 
@@ -23,11 +21,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from peach.config.errors import ConfigError, Problem, shorten
 from peach.config.merge import build_model
-from peach.config.migrate_file import rewrite
-from peach.config.migrate_plan import CodopsPlan, legacy_requirements, plan_codops
-from peach.config.migrate_read import BLOCKS, FileLegacy, read_legacy
-from peach.config.migrate_text import detect_style
-from peach.config.migrate_tree import Source, UnsafeEdit, parse_tree, path_at
+from peach.migrate.file import rewrite
+from peach.migrate.plan import CodopsPlan, legacy_requirements, plan_codops
+from peach.migrate.read import BLOCKS, FileLegacy, read_legacy
+from peach.migrate.text import detect_style
+from peach.migrate.tree import Source, UnsafeEdit, parse_tree, path_at
 from peach.config.model import BASE, REMOVED_KEY, TOP_KEYS, Model
 from peach.config.settings import Settings
 from peach.config.yamlload import YamlLoadError, YMap, YNode, YScalar, YSeq, load_yaml

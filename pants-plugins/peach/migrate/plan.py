@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from peach.config.errors import Problem, shorten
-from peach.config.migrate_read import DepList, FileLegacy, Item, Member, env_default
-from peach.config.migrate_text import NewList
+from peach.migrate.read import DepList, FileLegacy, Item, Member, env_default
+from peach.migrate.text import NewList
 from peach.config.model import BASE, NAME_RE
 from peach.config.requirements import Entry, Tier, resolve
 from peach.config.settings import Settings
