@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from peach.migrate.plan import CodopsPlan
-from peach.migrate.read import DepList, FileLegacy, Member, scalar_text
+from peach.migrate.read import scalar_text
 from peach.migrate.text import (
     Edit,
-    NewList,
     Style,
     add_environments,
     add_first_environment,
@@ -34,6 +33,7 @@ from peach.migrate.text import (
     set_value,
 )
 from peach.migrate.tree import (
+    NodeKind,
     PNode,
     Slot,
     UnsafeEdit,
@@ -41,6 +41,7 @@ from peach.migrate.tree import (
     deref,
 )
 from peach.config.model import BASE
+from peach.migrate.values import BLOCKS, DepList, FileLegacy, Member, NewList
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class FileEdits:
 
 def own_pair(mapping: Optional[PNode], key: str) -> Optional[Slot]:
     """The pair `key` written in `mapping` itself (not merged into it)."""
-    if mapping is None or mapping.kind != "map":
+    if mapping is None or mapping.kind is not NodeKind.MAP:
         return None
     for pair_key, value in mapping.pairs:
         if pair_key.is_str and pair_key.value == key:
@@ -97,7 +98,7 @@ def rewrite(f: FileLegacy, plan: CodopsPlan, style: Style) -> FileEdits:
     edits.extend(_environment_edits(here))
     if here.needs_block and not block_written:
         lines = environments_block(here.new_block, 0, style)
-        edits.append(insert_block_before(f.tree, root, lines, ("endpoints", "tasks"), style))
+        edits.append(insert_block_before(f.tree, root, lines, BLOCKS, style))
     _check_anchors(f, edits)
     return FileEdits(apply(f.tree.source.text, edits), _summary(here))
 
@@ -166,7 +167,7 @@ def _summary(here: _File) -> Tuple[str, ...]:
             lines.append(f"`{member.key}`: runs in the environment `{name}` (`py_env: {name}`{was})")
     for env in plan.new_envs:
         if env.path == f.path:
-            users = " and ".join(f"the {m.kind} `{m.name}`" + ("" if m.path == f.path else f" ({m.path})")
+            users = " and ".join(f"the {m.kind.value} `{m.name}`" + ("" if m.path == f.path else f" ({m.path})")
                                  for m in env.members)
             lines.append(f"added the environment `{env.name}` ({_count(len(env.entries.items))}) for {users}")
     return tuple(lines)
@@ -185,12 +186,12 @@ def _environment_edits(here: _File) -> List[Edit]:
         base_pair = own_pair(envs_node, BASE)
         if base_pair is not None:
             deps = own_pair(deref(base_pair.value), "dependencies")
-            if base_pair.value.kind == "alias" or deps is None:
+            if base_pair.value.kind is NodeKind.ALIAS or deps is None:
                 raise UnsafeEdit(base_pair.value.start, "py_environments.base",
                                  "the `base` environment is not written here as `{dependencies: [...]}`",
                                  "write its `dependencies` list out here")
             edits.extend(append_to_list(tree, deps, base_new, style, "py_environments.base.dependencies"))
-        elif envs_node.kind == "map" and envs_node.pairs:
+        elif envs_node.kind is NodeKind.MAP and envs_node.pairs:
             edits.extend(add_first_environment(tree, envs_node, BASE, base_new, style))
         else:
             new.insert(0, (BASE, base_new))

@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from peach.config.errors import Problem, shorten
-from peach.migrate.read import DepList, FileLegacy, Item, Member, env_default
-from peach.migrate.text import NewList
+from peach.migrate.values import DepList, FileLegacy, Item, Member, NewList, env_default
 from peach.config.model import BASE, NAME_RE
 from peach.config.requirements import Entry, Tier, resolve
 from peach.config.settings import Settings
@@ -185,10 +184,10 @@ def _base_conflicts(files: Sequence[FileLegacy]) -> List[Problem]:
 
 def _env_conflicts(member: Member, entries: NewList) -> List[Problem]:
     default = env_default(member)
-    where = f"the new environment of the {member.kind} `{member.name}`"
+    where = f"the new environment of the {member.kind.value} `{member.name}`"
     if default:
         where += f" (the entries of `{default}`, which it selects today, then its legacy lists)"
-    return _conflicts(entries.items, where, f"the {member.kind} `{member.name}`")
+    return _conflicts(entries.items, where, f"the {member.kind.value} `{member.name}`")
 
 
 def _conflicts(items: Sequence[Item], where: str, who: str) -> List[Problem]:

@@ -23,7 +23,8 @@ from peach.config.errors import ConfigError, Problem, shorten
 from peach.config.merge import build_model
 from peach.migrate.file import rewrite
 from peach.migrate.plan import CodopsPlan, legacy_requirements, plan_codops
-from peach.migrate.read import BLOCKS, FileLegacy, read_legacy
+from peach.migrate.read import read_legacy
+from peach.migrate.values import BLOCKS, FileLegacy, MemberKind
 from peach.migrate.text import detect_style
 from peach.migrate.tree import Source, UnsafeEdit, parse_tree, path_at
 from peach.config.model import BASE, REMOVED_KEY, TOP_KEYS, Model
@@ -35,6 +36,7 @@ _ODD_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 _ANY_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 VALID_REWRITE = ("mappings and lists in block style, or in flow style without comments to take; anchors used only "
                  "by the removed keys")
+ENDPOINTS = MemberKind.ENDPOINT.block
 VALID_RESULT = "the same configuration apart from the removed keys, resolving to the same requirement lists"
 
 
@@ -77,7 +79,7 @@ def legacy_keys(root: Optional[YNode]) -> List[str]:
                 continue
             if entry.key_node(REMOVED_KEY) is not None:
                 found.append(f"{block}.{key.value}.{REMOVED_KEY}")
-            components = entry.get("components") if block == "endpoints" else None
+            components = entry.get("components") if block == ENDPOINTS else None
             for name, component in components.items() if isinstance(components, YMap) else ():
                 if isinstance(component, YMap) and component.key_node(REMOVED_KEY) is not None:
                     found.append(f"{block}.{key.value}.components.{name.value}.{REMOVED_KEY}")
@@ -215,13 +217,13 @@ def _same_requirements(plan: CodopsPlan, model: Model, settings: Settings) -> Li
     problems = []
     for f in plan.files:
         for member in f.members:
-            entries = codops.endpoints if member.kind == "endpoint" else codops.tasks
+            entries = codops.endpoints if member.kind is MemberKind.ENDPOINT else codops.tasks
             entry = next(e for e in entries if e.name == member.name)
             after = codops.environment(entry.environment).requirements
             before = legacy_requirements(plan.files, member, settings)
             if after != before:
                 problems.append(Problem(member.path, member.line, member.key,
-                                        f"the migration would change what the {member.kind} runs with: "
+                                        f"the migration would change what the {member.kind.value} runs with: "
                                         f"{shorten(', '.join(before), 300)} before, {shorten(', '.join(after), 300)} after",
                                         VALID_RESULT, BY_HAND))
     return problems
@@ -276,7 +278,7 @@ def _expected(old: object, f: FileLegacy, plan: CodopsPlan) -> object:
             if not isinstance(entry, dict):
                 continue
             entry.pop(REMOVED_KEY, None)
-            for component in (entry.get("components") or {}).values() if block == "endpoints" else ():
+            for component in (entry.get("components") or {}).values() if block == ENDPOINTS else ():
                 if isinstance(component, dict):
                     component.pop(REMOVED_KEY, None)
             if names.get((block, name)):
