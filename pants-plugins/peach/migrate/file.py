@@ -109,7 +109,7 @@ def _removals(here: _File, handled: Dict[int, str]) -> Tuple[List[Edit], bool]:
     f, tree, style = here.f, here.f.tree, here.style
     edits: List[Edit] = []
     block_written = False
-    for lst in _physical(f.legacy_lists):
+    for lst in f.written_lists:
         member = _owner(f, lst)
         name = here.plan.env_of(member) if member is not None else None
         mapping = deref(member.slot.value) if member is not None else None
@@ -146,20 +146,9 @@ def _py_envs(here: _File, handled: Dict[int, str]) -> List[Edit]:
     return edits
 
 
-def _physical(lists: Sequence[DepList]) -> List[DepList]:
-    """The lists, each written key once (a key merged into several mappings is read once per mapping)."""
-    seen: set = set()
-    unique = []
-    for lst in lists:
-        if id(lst.slot.key_node) not in seen:
-            seen.add(id(lst.slot.key_node))
-            unique.append(lst)
-    return unique
-
-
 def _summary(here: _File) -> Tuple[str, ...]:
     f, plan = here.f, here.plan
-    lines = [_removed_line(f, lst, plan) for lst in _physical(f.legacy_lists)]
+    lines = [_removed_line(f, lst, plan) for lst in f.written_lists]
     for member in f.members:
         name = plan.env_of(member)
         if name is not None:

@@ -108,6 +108,18 @@ class FileLegacy:
         lists.extend(lst for member in self.members for lst in member.own)
         return tuple(lst for lst in lists if lst is not None)
 
+    @property
+    def written_lists(self) -> Tuple[DepList, ...]:
+        """The legacy lists, each written key once (a key merged into several mappings is read once per
+        mapping)."""
+        seen: set = set()
+        unique = []
+        for lst in self.legacy_lists:
+            if id(lst.slot.key_node) not in seen:
+                seen.add(id(lst.slot.key_node))
+                unique.append(lst)
+        return tuple(unique)
+
 
 @dataclass(frozen=True)
 class NewList:
