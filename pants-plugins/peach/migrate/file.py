@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from peach.config.model import BASE
 from peach.migrate.plan import CodopsPlan
 from peach.migrate.read import scalar_text
 from peach.migrate.text import (
@@ -40,7 +41,6 @@ from peach.migrate.tree import (
     anchors_and_aliases,
     deref,
 )
-from peach.config.model import BASE
 from peach.migrate.values import BLOCKS, DepList, FileLegacy, Member, NewList
 
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from peach.config.errors import Problem, shorten
-from peach.migrate.values import DepList, FileLegacy, Item, Member, NewList, env_default
 from peach.config.model import BASE, NAME_RE
 from peach.config.requirements import Entry, Tier, resolve
 from peach.config.settings import Settings
+from peach.migrate.values import DepList, FileLegacy, Item, Member, NewList, env_default
 
 FIX_AGAIN = "then run the migration again"
 

@@ -13,6 +13,12 @@ from typing import List, Optional, Sequence, Tuple
 import yaml
 
 from peach.config.errors import Problem, shorten
+from peach.config.model import REMOVED_KEY
+from peach.config.requirements import (
+    VALID_REQUIREMENT,
+    RequirementSyntaxError,
+    parse_requirement,
+)
 from peach.migrate.tree import (
     Comment,
     NodeKind,
@@ -27,14 +33,8 @@ from peach.migrate.tree import (
     slots,
     trailing_comments_of,
 )
-from peach.config.model import REMOVED_KEY
-from peach.config.requirements import (
-    VALID_REQUIREMENT,
-    Req,
-    RequirementSyntaxError,
-    parse_requirement,
-)
 from peach.migrate.values import DepList, FileLegacy, Item, Member, MemberKind
+
 
 def read_legacy(tree: Tree) -> Optional[FileLegacy]:
     """The file's legacy lists, endpoints, tasks and environments; None when its top level is no mapping."""

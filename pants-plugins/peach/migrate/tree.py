@@ -129,7 +129,6 @@ class PNode:
     kind: NodeKind
     start: int  # includes an anchor or tag written before the node
     end: int
-    raw_end: int  # PyYAML's end mark (a block scalar's may include trailing line breaks)
     anchor: Optional[str] = None
     tag: str = ""  # a scalar's resolved tag
     value: str = ""  # a scalar's text as YAML reads it; an alias's anchor name
@@ -172,7 +171,7 @@ class _Builder:
         start, raw_end = event.start_mark.index, event.end_mark.index
         if isinstance(event, AliasEvent):
             self.spans.append((start, raw_end))
-            return PNode(NodeKind.ALIAS, start, raw_end, raw_end, value=event.anchor, target=self.anchors.get(event.anchor))
+            return PNode(NodeKind.ALIAS, start, raw_end, value=event.anchor, target=self.anchors.get(event.anchor))
         if isinstance(event, ScalarEvent):
             tag = event.tag
             if tag is None or tag == "!":
@@ -181,7 +180,7 @@ class _Builder:
             while end > start and self.text[end - 1] in " \t\r\n":
                 end -= 1
             self.spans.append((start, raw_end))
-            node = PNode(NodeKind.SCALAR, start, end, raw_end, event.anchor, tag, event.value, event.style)
+            node = PNode(NodeKind.SCALAR, start, end, event.anchor, tag, event.value, event.style)
         elif isinstance(event, SequenceStartEvent):
             items = []
             for child in events:
@@ -190,7 +189,7 @@ class _Builder:
                 items.append(self.node(child, events))
             flow = bool(event.flow_style)
             end = child.end_mark.index if flow else (items[-1].end if items else start)
-            node = PNode(NodeKind.SEQ, start, end, child.end_mark.index, event.anchor, flow=flow, items=tuple(items))
+            node = PNode(NodeKind.SEQ, start, end, event.anchor, flow=flow, items=tuple(items))
         elif isinstance(event, MappingStartEvent):
             pairs = []
             for child in events:
@@ -200,7 +199,7 @@ class _Builder:
                 pairs.append((key, self.node(next(events), events)))
             flow = bool(event.flow_style)
             end = child.end_mark.index if flow else (pairs[-1][1].end if pairs else start)
-            node = PNode(NodeKind.MAP, start, end, child.end_mark.index, event.anchor, flow=flow, pairs=tuple(pairs))
+            node = PNode(NodeKind.MAP, start, end, event.anchor, flow=flow, pairs=tuple(pairs))
         else:  # pragma: no cover - the events of one well-formed document
             raise ValueError(f"unexpected YAML event {type(event).__name__}")
         if event.anchor:

@@ -57,10 +57,6 @@ class DepList:
     after: Tuple[str, ...] = ()  # own-line comments after its last entry
     problems: Tuple[Problem, ...] = ()
 
-    @property
-    def values(self) -> Tuple[str, ...]:
-        return tuple(item.value for item in self.items)
-
 
 @dataclass(frozen=True)
 class Member:
