@@ -201,8 +201,8 @@ def _removed_line(f: FileLegacy, lst: DepList, plan: CodopsPlan) -> str:
         return f"removed the empty `{lst.key}`"
     if lst is f.top:
         return f"moved `{lst.key}` ({_count(len(lst.items))}) to `py_environments.base.dependencies`"
-    if lst.key.count(".") == 1:  # a block's list
-        block = lst.key.split(".")[0]
+    block = next((name for name, block_list in f.blocks if block_list is lst), None)
+    if block is not None:
         users = [m.name for m in f.members if m.block == block]
         if not users:
             return f"removed `{lst.key}` ({_count(len(lst.items))}): no {block[:-1]} of this file used it"

@@ -200,7 +200,7 @@ def _conflicts(items: Sequence[Item], where: str, who: str) -> List[Problem]:
         earlier = first.setdefault(item.req.key, item)
         if earlier is item or (earlier.req.specifier, earlier.req.marker) == (item.req.specifier, item.req.marker):
             continue
-        if _is_env_entry(earlier) and _is_env_entry(item):
+        if earlier.declared and item.declared:
             continue  # a conflict of today's config, reported as such
         ran = f" (under the old rules {who} ran with the later one, `{shorten(item.value)}`)" if who else ""
         problems.append(Problem(
@@ -210,7 +210,3 @@ def _conflicts(items: Sequence[Item], where: str, who: str) -> List[Problem]:
             "one version specifier per package and environment",
             f"keep one of the two entries{ran}, {FIX_AGAIN}"))
     return problems
-
-
-def _is_env_entry(item: Item) -> bool:
-    return item.key.startswith("py_environments.")

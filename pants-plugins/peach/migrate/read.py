@@ -8,6 +8,7 @@ No Pants imports.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
 import yaml
@@ -90,7 +91,8 @@ def _environments(tree: Tree, root: PNode) -> Tuple[Tuple[str, DepList], ...]:
     for entry in slots(mapping) if mapping is not None else ():
         deps = slot(entry.node, "dependencies") if entry.node.kind is NodeKind.MAP else None
         if isinstance(entry.key, str) and deps is not None:
-            envs.append((entry.key, read_list(tree, deps, f"py_environments.{entry.key}.dependencies")))
+            lst = read_list(tree, deps, f"py_environments.{entry.key}.dependencies")
+            envs.append((entry.key, replace(lst, items=tuple(replace(item, declared=True) for item in lst.items))))
     return tuple(envs)
 
 
@@ -195,8 +197,7 @@ def _with_comments(tree: Tree, entry: Slot, items: List[Item]) -> Tuple[List[Ite
     before, inline, after = _attach(tree.source, _comments_around(tree, entry, spans), spans, len(items))
     if not spans and items:  # an alias: the comments around it go before its first entry
         before[0], after = after, []
-    result = [Item(item.value, item.req, item.text, item.path, item.line, item.key, tuple(before[i]), inline[i])
-              for i, item in enumerate(items)]
+    result = [replace(item, before=tuple(before[i]), inline=inline[i]) for i, item in enumerate(items)]
     return result, tuple(after)
 
 

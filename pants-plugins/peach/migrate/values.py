@@ -43,6 +43,7 @@ class Item:
     key: str  # `endpoints.recommend.dependencies[0]`
     before: Tuple[str, ...] = ()  # own-line comments above it
     inline: str = ""  # the comment after it on its line, with its leading spaces
+    declared: bool = False  # an entry of a `py_environments` list (today's config), not of a removed one
 
 
 @dataclass(frozen=True)
