@@ -105,11 +105,10 @@ def _entries(items: Sequence[Item], tier: str) -> List[Entry]:
 
 def plan_codops(codops: str, files: Sequence[FileLegacy], settings: Settings) -> Tuple[CodopsPlan, Tuple[Problem, ...]]:
     members = sorted((m for f in files for m in f.members), key=lambda m: (m.path, m.index))
+    needing = [(m, entries) for m in members for entries in [new_entries(files, m)] if entries is not None]
     groups: Dict[Tuple[str, ...], List[Tuple[Member, NewList]]] = {}
-    for member in members:
-        entries = new_entries(files, member)
-        if entries is not None:
-            groups.setdefault(tuple(item.value for item in entries.items), []).append((member, entries))
+    for member, entries in needing:
+        groups.setdefault(tuple(item.value for item in entries.items), []).append((member, entries))
     taken = {name.lower() for f in files for name, _ in f.envs} | {BASE, settings.gateway_environment.lower()}
     new_envs = []
     for group in groups.values():
@@ -117,10 +116,8 @@ def plan_codops(codops: str, files: Sequence[FileLegacy], settings: Settings) ->
         taken.add(name.lower())
         new_envs.append(NewEnv(name, group[0][0].path, tuple(m for m, _ in group), _shared([e for _, e in group])))
     problems = [*_framework_problems(files, settings), *_base_conflicts(files)]
-    for member in members:
-        entries = new_entries(files, member)
-        if entries is not None:
-            problems.extend(_env_conflicts(member, entries))
+    for member, entries in needing:
+        problems.extend(_env_conflicts(member, entries))
     return CodopsPlan(codops, tuple(files), tuple(new_envs)), tuple(problems)
 
 
