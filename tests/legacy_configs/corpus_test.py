@@ -10,7 +10,7 @@ For every case that migrates, the test also checks what the migration promises:
 - running it again on its own result changes nothing;
 - `build_model` accepts the result;
 - every endpoint and task resolves to the same requirement list as under the old rules. The old
-  rules are computed here independently of `peach.config.migrate`, from the plain YAML: the
+  rules are computed here independently of `peach.migrate`, from the plain YAML: the
   injected libraries, then per file (in path order) its `base` entries and its top-level list, then
   the entries of the environment the endpoint or task selected, its block's list (same file), its
   own list and, for an endpoint, its components' lists, then the framework stack (semantics §4, §8).
@@ -28,7 +28,7 @@ import pytest
 
 from bad_configs.corpus_test import settings  # the same settings as the bad-config corpus
 from peach.config import ConfigError, build_model
-from peach.config.migrate import migrate
+from peach.migrate import migrate
 from peach.config.requirements import Entry, Tier, parse_requirement, resolve
 from peach.config.yamlload import YMap, YNode, YScalar, YSeq, load_yaml
 

@@ -4,7 +4,7 @@
 Legacy configs make every command that loads the peach targets fail, so this goal loads no
 target: it reads the config files below the directories the command line names (`::` for the whole
 repository) directly, but for `[peach-migrate].ignore_paths`. The migration itself is plain Python
-(`peach.config.migrate`).
+(`peach.migrate`).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from pants.util.docutil import bin_name
 from pants.util.strutil import softwrap
 
 from peach.config import ConfigError, is_config_path
-from peach.config.migrate import migrate
+from peach.migrate import migrate
 from peach.generate import PeachSettings
 
 _CONFIG_NAMES = ("peach.yaml", "peach.conf/*.yaml", "peach.conf/*.yml")

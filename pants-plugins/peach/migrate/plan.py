@@ -18,11 +18,10 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from peach.config.errors import Problem, shorten
-from peach.config.migrate_read import DepList, FileLegacy, Item, Member, env_default
-from peach.config.migrate_text import NewList
 from peach.config.model import BASE, NAME_RE
 from peach.config.requirements import Entry, Tier, resolve
 from peach.config.settings import Settings
+from peach.migrate.values import DepList, FileLegacy, Item, Member, NewList, env_default
 
 FIX_AGAIN = "then run the migration again"
 
@@ -106,11 +105,10 @@ def _entries(items: Sequence[Item], tier: str) -> List[Entry]:
 
 def plan_codops(codops: str, files: Sequence[FileLegacy], settings: Settings) -> Tuple[CodopsPlan, Tuple[Problem, ...]]:
     members = sorted((m for f in files for m in f.members), key=lambda m: (m.path, m.index))
+    needing = [(m, entries) for m in members for entries in [new_entries(files, m)] if entries is not None]
     groups: Dict[Tuple[str, ...], List[Tuple[Member, NewList]]] = {}
-    for member in members:
-        entries = new_entries(files, member)
-        if entries is not None:
-            groups.setdefault(tuple(item.value for item in entries.items), []).append((member, entries))
+    for member, entries in needing:
+        groups.setdefault(tuple(item.value for item in entries.items), []).append((member, entries))
     taken = {name.lower() for f in files for name, _ in f.envs} | {BASE, settings.gateway_environment.lower()}
     new_envs = []
     for group in groups.values():
@@ -118,10 +116,8 @@ def plan_codops(codops: str, files: Sequence[FileLegacy], settings: Settings) ->
         taken.add(name.lower())
         new_envs.append(NewEnv(name, group[0][0].path, tuple(m for m, _ in group), _shared([e for _, e in group])))
     problems = [*_framework_problems(files, settings), *_base_conflicts(files)]
-    for member in members:
-        entries = new_entries(files, member)
-        if entries is not None:
-            problems.extend(_env_conflicts(member, entries))
+    for member, entries in needing:
+        problems.extend(_env_conflicts(member, entries))
     return CodopsPlan(codops, tuple(files), tuple(new_envs)), tuple(problems)
 
 
@@ -185,10 +181,10 @@ def _base_conflicts(files: Sequence[FileLegacy]) -> List[Problem]:
 
 def _env_conflicts(member: Member, entries: NewList) -> List[Problem]:
     default = env_default(member)
-    where = f"the new environment of the {member.kind} `{member.name}`"
+    where = f"the new environment of the {member.kind.value} `{member.name}`"
     if default:
         where += f" (the entries of `{default}`, which it selects today, then its legacy lists)"
-    return _conflicts(entries.items, where, f"the {member.kind} `{member.name}`")
+    return _conflicts(entries.items, where, f"the {member.kind.value} `{member.name}`")
 
 
 def _conflicts(items: Sequence[Item], where: str, who: str) -> List[Problem]:
@@ -201,7 +197,7 @@ def _conflicts(items: Sequence[Item], where: str, who: str) -> List[Problem]:
         earlier = first.setdefault(item.req.key, item)
         if earlier is item or (earlier.req.specifier, earlier.req.marker) == (item.req.specifier, item.req.marker):
             continue
-        if _is_env_entry(earlier) and _is_env_entry(item):
+        if earlier.declared and item.declared:
             continue  # a conflict of today's config, reported as such
         ran = f" (under the old rules {who} ran with the later one, `{shorten(item.value)}`)" if who else ""
         problems.append(Problem(
@@ -211,7 +207,3 @@ def _conflicts(items: Sequence[Item], where: str, who: str) -> List[Problem]:
             "one version specifier per package and environment",
             f"keep one of the two entries{ran}, {FIX_AGAIN}"))
     return problems
-
-
-def _is_env_entry(item: Item) -> bool:
-    return item.key.startswith("py_environments.")

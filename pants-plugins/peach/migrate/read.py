@@ -1,6 +1,6 @@
 """What the migration reads from one config file: its legacy lists, endpoints, tasks, environments.
 
-Works on `migrate_tree`'s physical nodes, so that every list item keeps its text and comments (to
+Works on `tree`'s physical nodes, so that every list item keeps its text and comments (to
 move them) and every key the mapping that holds it (to delete it). The file is validated before
 (`build_model`, the removed keys aside), so the shapes peach checks are right here; what peach does
 not check, the items of the removed lists, is checked here and reported as `Problem`s.
@@ -8,14 +8,21 @@ No Pants imports.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
 import yaml
 
 from peach.config.errors import Problem, shorten
-from peach.config.migrate_tree import (
+from peach.config.model import REMOVED_KEY
+from peach.config.requirements import (
+    VALID_REQUIREMENT,
+    RequirementSyntaxError,
+    parse_requirement,
+)
+from peach.migrate.tree import (
     Comment,
+    NodeKind,
     PNode,
     Slot,
     Source,
@@ -27,108 +34,23 @@ from peach.config.migrate_tree import (
     slots,
     trailing_comments_of,
 )
-from peach.config.model import BASE, REMOVED_KEY
-from peach.config.requirements import (
-    VALID_REQUIREMENT,
-    Req,
-    RequirementSyntaxError,
-    parse_requirement,
-)
-
-BLOCKS = ("endpoints", "tasks")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One entry of a dependency list, with the comments that travel with it."""
-
-    value: str
-    req: Optional[Req]  # None when the entry is not a valid requirement (reported)
-    text: str  # how to write it as a block-list entry: as written when that is safe, else re-quoted
-    path: str
-    line: int
-    key: str  # `endpoints.recommend.dependencies[0]`
-    before: Tuple[str, ...] = ()  # own-line comments above it
-    inline: str = ""  # the comment after it on its line, with its leading spaces
-
-
-@dataclass(frozen=True)
-class DepList:
-    """A `dependencies` list: a removed (legacy) one, or an environment's."""
-
-    path: str
-    key: str  # `endpoints.dependencies`, `py_environments.ml.dependencies`
-    line: int
-    slot: Slot
-    items: Tuple[Item, ...]
-    after: Tuple[str, ...] = ()  # own-line comments after its last entry
-    problems: Tuple[Problem, ...] = ()
-
-    @property
-    def values(self) -> Tuple[str, ...]:
-        return tuple(item.value for item in self.items)
-
-
-@dataclass(frozen=True)
-class Member:
-    """An endpoint or a task, with its removed lists (an endpoint's own, then its components')."""
-
-    kind: str  # "endpoint" or "task"
-    name: str
-    path: str
-    line: int
-    index: int  # where its key is written, for file order
-    key: str  # `endpoints.recommend`
-    slot: Slot
-    own: Tuple[DepList, ...]
-    py_env: Optional[str]  # the environment it selects today (None: none, or not a string)
-
-    @property
-    def block(self) -> str:
-        return f"{self.kind}s"
-
-
-@dataclass(frozen=True)
-class FileLegacy:
-    """One config file as the migration sees it."""
-
-    tree: Tree
-    codops: str
-    top: Optional[DepList]
-    blocks: Tuple[Tuple[str, Optional[DepList]], ...]  # ("endpoints", its list), ("tasks", ...)
-    members: Tuple[Member, ...]
-    envs: Tuple[Tuple[str, DepList], ...]  # the environments declared in this file
-
-    @property
-    def path(self) -> str:
-        return self.tree.source.path
-
-    def block_list(self, block: str) -> Optional[DepList]:
-        return dict(self.blocks).get(block)
-
-    def env(self, name: str) -> Optional[DepList]:
-        return dict(self.envs).get(name)
-
-    @property
-    def legacy_lists(self) -> Tuple[DepList, ...]:
-        lists = [self.top, *(lst for _, lst in self.blocks)]
-        lists.extend(lst for member in self.members for lst in member.own)
-        return tuple(lst for lst in lists if lst is not None)
+from peach.migrate.values import DepList, FileLegacy, Item, Member, MemberKind
 
 
 def read_legacy(tree: Tree) -> Optional[FileLegacy]:
     """The file's legacy lists, endpoints, tasks and environments; None when its top level is no mapping."""
     root = deref(tree.root) if tree.root is not None else None
-    if root is None or root.kind != "map":
+    if root is None or root.kind is not NodeKind.MAP:
         return None
     codops = slot(root, "codops")
     top = _removed(tree, slot(root, REMOVED_KEY), REMOVED_KEY)
     blocks, members = [], []
-    for block in BLOCKS:
+    for kind in MemberKind:
+        block = kind.block
         mapping = _mapping(slot(root, block))
         blocks.append((block, _removed(tree, slot(mapping, REMOVED_KEY), f"{block}.{REMOVED_KEY}") if mapping else None))
         for entry in slots(mapping) if mapping else ():
-            member = _member(tree, block, entry)
+            member = _member(tree, kind, entry)
             if member is not None:
                 members.append(member)
     return FileLegacy(
@@ -143,33 +65,34 @@ def read_legacy(tree: Tree) -> Optional[FileLegacy]:
 
 def _mapping(entry: Optional[Slot]) -> Optional[PNode]:
     node = entry.node if entry is not None else None
-    return node if node is not None and node.kind == "map" else None
+    return node if node is not None and node.kind is NodeKind.MAP else None
 
 
-def _member(tree: Tree, block: str, entry: Slot) -> Optional[Member]:
+def _member(tree: Tree, kind: MemberKind, entry: Slot) -> Optional[Member]:
     mapping = entry.node
-    if entry.key == REMOVED_KEY or not isinstance(entry.key, str) or mapping.kind != "map":
+    if entry.key == REMOVED_KEY or not isinstance(entry.key, str) or mapping.kind is not NodeKind.MAP:
         return None
-    key = f"{block}.{entry.key}"
+    key = f"{kind.block}.{entry.key}"
     own = [_removed(tree, slot(mapping, REMOVED_KEY), f"{key}.{REMOVED_KEY}")]
-    if block == "endpoints":
+    if kind is MemberKind.ENDPOINT:
         components = _mapping(slot(mapping, "components"))
         for component in slots(components) if components is not None else ():
-            if isinstance(component.key, str) and component.node.kind == "map":
+            if isinstance(component.key, str) and component.node.kind is NodeKind.MAP:
                 own.append(_removed(tree, slot(component.node, REMOVED_KEY),
                                     f"{key}.components.{component.key}.{REMOVED_KEY}"))
     py_env = slot(mapping, "py_env")
     value = py_env.node.value if py_env is not None and py_env.node.is_str else None
-    return Member(block[:-1], entry.key, tree.source.path, tree.source.lineno(entry.key_node.start),
+    return Member(kind, entry.key, tree.source.path, tree.source.lineno(entry.key_node.start),
                   entry.key_node.start, key, entry, tuple(lst for lst in own if lst is not None), value)
 
 
 def _environments(tree: Tree, root: PNode) -> Tuple[Tuple[str, DepList], ...]:
     envs, mapping = [], _mapping(slot(root, "py_environments"))
     for entry in slots(mapping) if mapping is not None else ():
-        deps = slot(entry.node, "dependencies") if entry.node.kind == "map" else None
+        deps = slot(entry.node, "dependencies") if entry.node.kind is NodeKind.MAP else None
         if isinstance(entry.key, str) and deps is not None:
-            envs.append((entry.key, read_list(tree, deps, f"py_environments.{entry.key}.dependencies")))
+            lst = read_list(tree, deps, f"py_environments.{entry.key}.dependencies")
+            envs.append((entry.key, replace(lst, items=tuple(replace(item, declared=True) for item in lst.items))))
     return tuple(envs)
 
 
@@ -187,11 +110,11 @@ def read_list(tree: Tree, entry: Slot, key: str) -> DepList:
     node = entry.node
     if node.is_null:
         return DepList(path, key, line, entry, ())
-    if node.kind != "seq":
-        shown = f" (`{shorten(node.value, 60)}`)" if node.kind == "scalar" else ""
-        fix = (f"write it as a list, `dependencies: [{shorten(node.value, 60)}]`" if node.kind == "scalar"
+    if node.kind is not NodeKind.SEQ:
+        shown = f" (`{shorten(node.value, 60)}`)" if node.kind is NodeKind.SCALAR else ""
+        fix = (f"write it as a list, `dependencies: [{shorten(node.value, 60)}]`" if node.kind is NodeKind.SCALAR
                else "write a list of requirement strings")
-        kind = "a mapping" if node.kind == "map" else "a single value"
+        kind = "a mapping" if node.kind is NodeKind.MAP else "a single value"
         return DepList(path, key, line, entry, (), problems=(Problem(
             path, line, key, f"must be a list of requirement strings, not {kind}{shown}", VALID_REQUIREMENT,
             f"{fix}, then run the migration again"),))
@@ -209,8 +132,8 @@ def _item(tree: Tree, written: PNode, key: str) -> Tuple[Item, Optional[Problem]
     source, node = tree.source, deref(written)
     line = source.lineno(written.start)
     if not node.is_str:
-        shown = source.text[node.start:node.end] if node.kind == "scalar" else ""
-        fix = (f"quote it: `'{shorten(shown, 60)}'`" if node.kind == "scalar" and not node.is_null
+        shown = source.text[node.start:node.end] if node.kind is NodeKind.SCALAR else ""
+        fix = (f"quote it: `'{shorten(shown, 60)}'`" if node.kind is NodeKind.SCALAR and not node.is_null
                else "write a requirement string, or delete the entry")
         item = Item(shown, None, "''", source.path, line, key)
         return item, Problem(source.path, line, key, f"must be a requirement string, not {_type_name(node, shown)}",
@@ -226,8 +149,8 @@ def _item(tree: Tree, written: PNode, key: str) -> Tuple[Item, Optional[Problem]
 
 def _type_name(node: PNode, shown: str) -> str:
     """How a value's type is named in messages, as `yamlload.type_name` names it."""
-    if node.kind in ("map", "seq"):
-        return "a mapping" if node.kind == "map" else "a list"
+    if node.kind in (NodeKind.MAP, NodeKind.SEQ):
+        return "a mapping" if node.kind is NodeKind.MAP else "a list"
     if node.is_null:
         return "empty (null)"
     kind = node.tag.rsplit(":", 1)[-1]
@@ -237,7 +160,7 @@ def _type_name(node: PNode, shown: str) -> str:
 
 def as_written(source: Source, written: PNode, node: PNode) -> str:
     """The entry's own text when it reads back the same as a block-list entry, else a quoted copy."""
-    if written is node and node.style in (None, "'", '"'):
+    if written is node and not node.is_block_scalar:
         text = source.text[node.start:node.end]
         if text[:1] not in ("&", "!", "*") and "\n" not in text and _reads_as(text, node.value):
             return text
@@ -270,12 +193,11 @@ def _with_comments(tree: Tree, entry: Slot, items: List[Item]) -> Tuple[List[Ite
     after the last entry (indented deeper than the key) stay after it.
     """
     # the entries written here; none for an alias of a list written elsewhere (its comments stay there)
-    spans = [(n.start, n.end) for n in entry.value.items] if entry.value.kind == "seq" else []
+    spans = [(n.start, n.end) for n in entry.value.items] if entry.value.kind is NodeKind.SEQ else []
     before, inline, after = _attach(tree.source, _comments_around(tree, entry, spans), spans, len(items))
     if not spans and items:  # an alias: the comments around it go before its first entry
         before[0], after = after, []
-    result = [Item(item.value, item.req, item.text, item.path, item.line, item.key, tuple(before[i]), inline[i])
-              for i, item in enumerate(items)]
+    result = [replace(item, before=tuple(before[i]), inline=inline[i]) for i, item in enumerate(items)]
     return result, tuple(after)
 
 
@@ -317,8 +239,3 @@ def _attach(source: Source, comments: Sequence[Comment], spans: Sequence[Tuple[i
         before[position], pending = pending, []
         position += 1
     return before, inline, pending
-
-
-def env_default(member: Member) -> Optional[str]:
-    """The environment whose entries a member's new environment starts with (None: base)."""
-    return member.py_env if member.py_env and member.py_env != BASE else None

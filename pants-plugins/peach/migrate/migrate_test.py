@@ -10,11 +10,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from peach.config import ConfigError, Settings, build_model, make_settings
-from peach.config import migrate as migrate_module
-from peach.config.migrate import FileChange, MigrationResult, is_legacy, migrate
-from peach.config.migrate_file import FileEdits
-from peach.config.migrate_read import scalar_text
-from peach.config.migrate_tree import Source, comments_in, parse_tree, path_at
+from peach.config.yamlload import YamlLoadError, load_yaml
+from peach.migrate import FileChange, MigrationResult, migrate
+from peach.migrate import run as migrate_module
+from peach.migrate.file import FileEdits
+from peach.migrate.files import legacy_keys
+from peach.migrate.read import scalar_text
+from peach.migrate.tree import Source, comments_in, parse_tree, path_at
 
 FRAMEWORK = b"ray[serve]==2.60.0\nfastapi==0.165.0\npydantic==2.14.3\nstarlette==1.10.0\nprotobuf==7.36.2\n"
 PATH = "svc/peach.conf/app.yaml"
@@ -30,6 +32,14 @@ def run(text: str, path: str = PATH) -> str:
     content = textwrap.dedent(text).encode()
     changes = migrate([(path, content)], settings()).changes
     return changes[0].new.decode() if changes else content.decode()
+
+
+def is_legacy(path: str, content: bytes) -> bool:
+    """Whether the file has a removed `dependencies:` key; a file that does not parse has none to see."""
+    try:
+        return bool(legacy_keys(load_yaml(path, content)))
+    except YamlLoadError:
+        return False
 
 
 def error(files: Dict[str, str]) -> str:

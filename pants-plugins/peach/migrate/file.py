@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from peach.config.migrate_plan import CodopsPlan
-from peach.config.migrate_read import DepList, FileLegacy, Member, scalar_text
-from peach.config.migrate_text import (
+from peach.config.model import BASE
+from peach.migrate.plan import CodopsPlan
+from peach.migrate.read import scalar_text
+from peach.migrate.text import (
     Edit,
-    NewList,
     Style,
     add_environments,
     add_first_environment,
@@ -33,14 +33,15 @@ from peach.config.migrate_text import (
     replace_with,
     set_value,
 )
-from peach.config.migrate_tree import (
+from peach.migrate.tree import (
+    NodeKind,
     PNode,
     Slot,
     UnsafeEdit,
     anchors_and_aliases,
     deref,
 )
-from peach.config.model import BASE
+from peach.migrate.values import BLOCKS, DepList, FileLegacy, Member, NewList
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class FileEdits:
 
 def own_pair(mapping: Optional[PNode], key: str) -> Optional[Slot]:
     """The pair `key` written in `mapping` itself (not merged into it)."""
-    if mapping is None or mapping.kind != "map":
+    if mapping is None or mapping.kind is not NodeKind.MAP:
         return None
     for pair_key, value in mapping.pairs:
         if pair_key.is_str and pair_key.value == key:
@@ -97,7 +98,7 @@ def rewrite(f: FileLegacy, plan: CodopsPlan, style: Style) -> FileEdits:
     edits.extend(_environment_edits(here))
     if here.needs_block and not block_written:
         lines = environments_block(here.new_block, 0, style)
-        edits.append(insert_block_before(f.tree, root, lines, ("endpoints", "tasks"), style))
+        edits.append(insert_block_before(f.tree, root, lines, BLOCKS, style))
     _check_anchors(f, edits)
     return FileEdits(apply(f.tree.source.text, edits), _summary(here))
 
@@ -108,7 +109,7 @@ def _removals(here: _File, handled: Dict[int, str]) -> Tuple[List[Edit], bool]:
     f, tree, style = here.f, here.f.tree, here.style
     edits: List[Edit] = []
     block_written = False
-    for lst in _physical(f.legacy_lists):
+    for lst in f.written_lists:
         member = _owner(f, lst)
         name = here.plan.env_of(member) if member is not None else None
         mapping = deref(member.slot.value) if member is not None else None
@@ -145,20 +146,9 @@ def _py_envs(here: _File, handled: Dict[int, str]) -> List[Edit]:
     return edits
 
 
-def _physical(lists: Sequence[DepList]) -> List[DepList]:
-    """The lists, each written key once (a key merged into several mappings is read once per mapping)."""
-    seen: set = set()
-    unique = []
-    for lst in lists:
-        if id(lst.slot.key_node) not in seen:
-            seen.add(id(lst.slot.key_node))
-            unique.append(lst)
-    return unique
-
-
 def _summary(here: _File) -> Tuple[str, ...]:
     f, plan = here.f, here.plan
-    lines = [_removed_line(f, lst, plan) for lst in _physical(f.legacy_lists)]
+    lines = [_removed_line(f, lst, plan) for lst in f.written_lists]
     for member in f.members:
         name = plan.env_of(member)
         if name is not None:
@@ -166,7 +156,7 @@ def _summary(here: _File) -> Tuple[str, ...]:
             lines.append(f"`{member.key}`: runs in the environment `{name}` (`py_env: {name}`{was})")
     for env in plan.new_envs:
         if env.path == f.path:
-            users = " and ".join(f"the {m.kind} `{m.name}`" + ("" if m.path == f.path else f" ({m.path})")
+            users = " and ".join(f"the {m.kind.value} `{m.name}`" + ("" if m.path == f.path else f" ({m.path})")
                                  for m in env.members)
             lines.append(f"added the environment `{env.name}` ({_count(len(env.entries.items))}) for {users}")
     return tuple(lines)
@@ -185,12 +175,12 @@ def _environment_edits(here: _File) -> List[Edit]:
         base_pair = own_pair(envs_node, BASE)
         if base_pair is not None:
             deps = own_pair(deref(base_pair.value), "dependencies")
-            if base_pair.value.kind == "alias" or deps is None:
+            if base_pair.value.kind is NodeKind.ALIAS or deps is None:
                 raise UnsafeEdit(base_pair.value.start, "py_environments.base",
                                  "the `base` environment is not written here as `{dependencies: [...]}`",
                                  "write its `dependencies` list out here")
             edits.extend(append_to_list(tree, deps, base_new, style, "py_environments.base.dependencies"))
-        elif envs_node.kind == "map" and envs_node.pairs:
+        elif envs_node.kind is NodeKind.MAP and envs_node.pairs:
             edits.extend(add_first_environment(tree, envs_node, BASE, base_new, style))
         else:
             new.insert(0, (BASE, base_new))
@@ -211,8 +201,8 @@ def _removed_line(f: FileLegacy, lst: DepList, plan: CodopsPlan) -> str:
         return f"removed the empty `{lst.key}`"
     if lst is f.top:
         return f"moved `{lst.key}` ({_count(len(lst.items))}) to `py_environments.base.dependencies`"
-    if lst.key.count(".") == 1:  # a block's list
-        block = lst.key.split(".")[0]
+    block = next((name for name, block_list in f.blocks if block_list is lst), None)
+    if block is not None:
         users = [m.name for m in f.members if m.block == block]
         if not users:
             return f"removed `{lst.key}` ({_count(len(lst.items))}): no {block[:-1]} of this file used it"

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-from peach.config.migrate_read import Item, as_written, scalar_text
-from peach.config.migrate_tree import (
+from peach.migrate.read import as_written, scalar_text
+from peach.migrate.tree import (
+    NodeKind,
     PNode,
     Slot,
     Tree,
@@ -22,6 +23,7 @@ from peach.config.migrate_tree import (
     leading_comments_of,
     trailing_comments_of,
 )
+from peach.migrate.values import Item, NewList
 
 
 @dataclass(frozen=True)
@@ -40,31 +42,19 @@ class Style:
     nl: str = "\n"
 
 
-@dataclass(frozen=True)
-class NewList:
-    """Entries to write as one `dependencies` list: the items (with their comments), then comments."""
-
-    items: Tuple[Item, ...]
-    after: Tuple[str, ...] = ()
-
-    @property
-    def has_comments(self) -> bool:
-        return bool(self.after) or any(item.before or item.inline for item in self.items)
-
-
 def detect_style(tree: Tree) -> Style:
     unit = seq = None
     source = tree.source
 
     def walk(node: PNode) -> None:
         nonlocal unit, seq
-        if node.kind != "map" or node.flow:
+        if node.kind is not NodeKind.MAP or node.flow:
             return
         for key, value in node.pairs:
-            if value.kind == "map" and not value.flow and value.pairs and unit is None:
+            if value.kind is NodeKind.MAP and not value.flow and value.pairs and unit is None:
                 step = source.column(value.pairs[0][0].start) - source.column(key.start)
                 unit = step if step > 0 else None
-            if value.kind == "seq" and not value.flow and value.items and seq is None:
+            if value.kind is NodeKind.SEQ and not value.flow and value.items and seq is None:
                 seq = max(0, seq_column(tree, value) - source.column(key.start))
             walk(value)
 
@@ -181,8 +171,8 @@ def add_key(tree: Tree, mapping: PNode, key: str, value: str, style: Style) -> L
     source, text = tree.source, f"{key}: {value}"
     run = []
     for pair_key, pair_value in mapping.pairs:
-        single = pair_value.kind == "alias" or (
-            pair_value.kind == "scalar" and pair_value.style not in ("|", ">")
+        single = pair_value.kind is NodeKind.ALIAS or (
+            pair_value.kind is NodeKind.SCALAR and not pair_value.is_block_scalar
             and source.line_of(pair_value.start) == source.line_of(pair_value.end))
         if not single:
             break
@@ -230,17 +220,17 @@ def after_value_line(tree: Tree, entry: Slot) -> int:
 def append_to_list(tree: Tree, entry: Slot, new: NewList, style: Style, what: str) -> List[Edit]:
     """Append entries to an existing `dependencies` list (block, flow, empty or null)."""
     source, value = tree.source, entry.value
-    if value.kind == "alias":
+    if value.kind is NodeKind.ALIAS:
         raise UnsafeEdit(value.start, what, f"the list is an alias (`*{value.value}`) of a list written elsewhere, "
                          "which the migration does not change", "write the list out here instead of the alias")
-    empty = value.is_null or (value.kind == "seq" and not value.items)
+    empty = value.is_null or (value.kind is NodeKind.SEQ and not value.items)
     one_line = source.line_of(value.start) == source.line_of(value.end)
-    if value.kind == "seq" and value.flow and value.items and new.has_comments and one_line and not entry.holder.flow:
+    if value.kind is NodeKind.SEQ and value.flow and value.items and new.has_comments and one_line and not entry.holder.flow:
         # `dependencies: [a, b]` cannot take comments: it becomes a block list, its entries first
         written = tuple(Item(deref(i).value, None, as_written(source, i, deref(i)), source.path, 0, "") for i in value.items)
         new = NewList(written + new.items, new.after)
         empty = True
-    elif value.kind == "seq" and value.flow and value.items or (empty and entry.holder.flow):
+    elif value.kind is NodeKind.SEQ and value.flow and value.items or (empty and entry.holder.flow):
         if new.has_comments:
             raise _flow_comments(value.start, what)
         if value.is_null:
@@ -252,7 +242,7 @@ def append_to_list(tree: Tree, entry: Slot, new: NewList, style: Style, what: st
         edits = [] if value.is_null else [Edit(_space_before(source.text, value.start), value.end, "")]
         line = source.line_of(entry.key_node.start)
         return edits + [insert_after_line(tree, line, list_lines(new, column + style.seq), style)]
-    if value.kind != "seq":
+    if value.kind is not NodeKind.SEQ:
         raise UnsafeEdit(value.start, what, "is not a list", "write the environment's `dependencies` as a list")
     item_column = seq_column(tree, value)
     return [insert_after_line(tree, after_value_line(tree, entry), list_lines(new, item_column), style)]
@@ -276,11 +266,11 @@ def add_environments(tree: Tree, envs_entry: Slot, new_envs: Sequence[Tuple[str,
     source, value = tree.source, envs_entry.value
     if not new_envs:
         return []
-    if value.kind == "alias":
+    if value.kind is NodeKind.ALIAS:
         raise UnsafeEdit(value.start, "py_environments", f"`py_environments` is an alias (`*{value.value}`) of a mapping "
                          "written elsewhere", "write the environments out here instead of the alias")
-    empty = value.is_null or (value.kind == "map" and not value.pairs)
-    if value.kind == "map" and value.flow and value.pairs:
+    empty = value.is_null or (value.kind is NodeKind.MAP and not value.pairs)
+    if value.kind is NodeKind.MAP and value.flow and value.pairs:
         if any(new.has_comments for _, new in new_envs):
             raise _flow_comments(value.start, "py_environments")
         text = "".join(f", {scalar_text(name, flow=True)}: {{dependencies: [{flow_list(new)}]}}" for name, new in new_envs)
@@ -292,7 +282,7 @@ def add_environments(tree: Tree, envs_entry: Slot, new_envs: Sequence[Tuple[str,
         edits = [] if value.is_null else [Edit(_space_before(source.text, value.start), value.end, "")]
         lines = [line for name, new in new_envs for line in env_lines(name, new, column + style.unit, style)]
         return edits + [insert_after_line(tree, source.line_of(envs_entry.key_node.start), lines, style)]
-    if value.kind != "map":
+    if value.kind is not NodeKind.MAP:
         raise UnsafeEdit(value.start, "py_environments", "is not a mapping", "write `py_environments` as a mapping")
     env_column = source.column(value.pairs[0][0].start)
     lines = [line for name, new in new_envs for line in env_lines(name, new, env_column, style)]

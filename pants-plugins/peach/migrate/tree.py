@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from enum import Enum
 from typing import Iterator, List, Optional, Tuple
 
 import yaml
@@ -111,14 +112,23 @@ class Source:
         return last - 1 if last > 0 and self.line_start(last) == len(self.text) else last
 
 
+class NodeKind(Enum):
+    SCALAR = "scalar"
+    SEQ = "seq"
+    MAP = "map"
+    ALIAS = "alias"
+
+
+BLOCK_SCALAR_STYLES = ("|", ">")  # PyYAML's styles of literal and folded scalars
+
+
 @dataclass(frozen=True, eq=False)
 class PNode:
     """One YAML node as written. `end` is where its content ends (trailing blank lines excluded)."""
 
-    kind: str  # "scalar", "seq", "map" or "alias"
+    kind: NodeKind
     start: int  # includes an anchor or tag written before the node
     end: int
-    raw_end: int  # PyYAML's end mark (a block scalar's may include trailing line breaks)
     anchor: Optional[str] = None
     tag: str = ""  # a scalar's resolved tag
     value: str = ""  # a scalar's text as YAML reads it; an alias's anchor name
@@ -130,15 +140,20 @@ class PNode:
 
     @property
     def is_str(self) -> bool:
-        return self.kind == "scalar" and self.tag == STR_TAG
+        return self.kind is NodeKind.SCALAR and self.tag == STR_TAG
 
     @property
     def is_null(self) -> bool:
-        return self.kind == "scalar" and self.tag == NULL_TAG
+        return self.kind is NodeKind.SCALAR and self.tag == NULL_TAG
+
+    @property
+    def is_block_scalar(self) -> bool:
+        """A literal (`|`) or folded (`>`) scalar, which spans lines of its own."""
+        return self.kind is NodeKind.SCALAR and self.style in BLOCK_SCALAR_STYLES
 
 
 def deref(node: PNode) -> PNode:
-    while node.kind == "alias" and node.target is not None:
+    while node.kind is NodeKind.ALIAS and node.target is not None:
         node = node.target
     return node
 
@@ -156,7 +171,7 @@ class _Builder:
         start, raw_end = event.start_mark.index, event.end_mark.index
         if isinstance(event, AliasEvent):
             self.spans.append((start, raw_end))
-            return PNode("alias", start, raw_end, raw_end, value=event.anchor, target=self.anchors.get(event.anchor))
+            return PNode(NodeKind.ALIAS, start, raw_end, value=event.anchor, target=self.anchors.get(event.anchor))
         if isinstance(event, ScalarEvent):
             tag = event.tag
             if tag is None or tag == "!":
@@ -165,7 +180,7 @@ class _Builder:
             while end > start and self.text[end - 1] in " \t\r\n":
                 end -= 1
             self.spans.append((start, raw_end))
-            node = PNode("scalar", start, end, raw_end, event.anchor, tag, event.value, event.style)
+            node = PNode(NodeKind.SCALAR, start, end, event.anchor, tag, event.value, event.style)
         elif isinstance(event, SequenceStartEvent):
             items = []
             for child in events:
@@ -174,7 +189,7 @@ class _Builder:
                 items.append(self.node(child, events))
             flow = bool(event.flow_style)
             end = child.end_mark.index if flow else (items[-1].end if items else start)
-            node = PNode("seq", start, end, child.end_mark.index, event.anchor, flow=flow, items=tuple(items))
+            node = PNode(NodeKind.SEQ, start, end, event.anchor, flow=flow, items=tuple(items))
         elif isinstance(event, MappingStartEvent):
             pairs = []
             for child in events:
@@ -184,7 +199,7 @@ class _Builder:
                 pairs.append((key, self.node(next(events), events)))
             flow = bool(event.flow_style)
             end = child.end_mark.index if flow else (pairs[-1][1].end if pairs else start)
-            node = PNode("map", start, end, child.end_mark.index, event.anchor, flow=flow, pairs=tuple(pairs))
+            node = PNode(NodeKind.MAP, start, end, event.anchor, flow=flow, pairs=tuple(pairs))
         else:  # pragma: no cover - the events of one well-formed document
             raise ValueError(f"unexpected YAML event {type(event).__name__}")
         if event.anchor:
@@ -229,7 +244,7 @@ def anchors_and_aliases(tree: Tree) -> Tuple[Tuple[str, int], Tuple[Tuple[str, i
     anchors, aliases = [], []
 
     def walk(node: PNode) -> None:
-        if node.kind == "alias":
+        if node.kind is NodeKind.ALIAS:
             aliases.append((node.value, node.start))
             return
         if node.anchor:
@@ -295,7 +310,7 @@ def slots(mapping: PNode) -> Tuple[Slot, ...]:
     merged: dict = {}
     own: dict = {}
     for key, value in mapping.pairs:
-        if key.kind == "scalar" and key.tag == MERGE_TAG:
+        if key.kind is NodeKind.SCALAR and key.tag == MERGE_TAG:
             for source in _merge_sources(value):
                 for slot in slots(source):
                     merged.setdefault(slot.key, slot)
@@ -310,10 +325,10 @@ def slot(mapping: PNode, key: str) -> Optional[Slot]:
 
 def _merge_sources(value: PNode) -> Tuple[PNode, ...]:
     node = deref(value)
-    if node.kind == "map":
+    if node.kind is NodeKind.MAP:
         return (node,)
-    if node.kind == "seq":
-        return tuple(deref(item) for item in node.items if deref(item).kind == "map")
+    if node.kind is NodeKind.SEQ:
+        return tuple(deref(item) for item in node.items if deref(item).kind is NodeKind.MAP)
     return ()
 
 
