@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.pex import Pex, PexRequest
@@ -28,7 +28,6 @@ from pants.core.goals.export import (
     ExportSubsystem,
     PostProcessingCommand,
 )
-from pants.core.util_rules.distdir import DistDir
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
@@ -51,9 +50,9 @@ from peach.target_types import (
     PeachCodopsDependenciesField,
     RequirementsField,
 )
-from peach.uv.credentials import UvCredentials
+from peach.uv.credentials import NAMED_CACHE
 from peach.uv.lockfile import relocate
-from peach.uv.tool import PASSED_ENV, UvInterpreter, UvTool, on_image_interpreter
+from peach.uv.tool import UV_CACHE, UvIsolation, UvTool, on_image_interpreter
 
 
 @dataclass(frozen=True)
@@ -81,67 +80,77 @@ class _Export:
     environment: EnvironmentRequest
 
 
+DIGEST_ROOT = "{digest_root}"  # what Pants replaces, in a post-processing command's argv only
+
+
+def env_argv(env: Dict[str, str]) -> Tuple[str, ...]:
+    """`env`'s variables as `NAME=value` arguments of `env -i`, for Pants to format: `{digest_root}`
+    (the export directory) stays a placeholder, every other brace is escaped."""
+    def escaped(value: str) -> str:
+        return DIGEST_ROOT.join(p.replace("{", "{{").replace("}", "}}") for p in value.split(DIGEST_ROOT))
+
+    return tuple(f"{name}={escaped(value)}" for name, value in env.items())
+
+
+def sync_command(env_path: str, isolation: UvIsolation, named_caches: str, caller_path: str,
+                 quiet: bool) -> PostProcessingCommand:
+    """`uv sync --locked` of the project exported at `{digest_root}`, in the workspace, with the
+    isolation of every uv run (`UvIsolation`): `env -i` so that it sees nothing else of the Pants
+    process's environment but its `PATH`, which a post-processing command gets, too."""
+    env = {
+        **isolation.env(DIGEST_ROOT, posixpath.join(named_caches, UV_CACHE), posixpath.join(named_caches, NAMED_CACHE)),
+        "PATH": caller_path,
+        "PEX_ROOT": posixpath.join(named_caches, "pex_root"),
+        # uv's Python entry point would set VIRTUAL_ENV to the tool's own virtualenv, and uv would
+        # warn that it does not match the project's `.venv` and ignore it: name the project's.
+        "VIRTUAL_ENV": f"{DIGEST_ROOT}/.venv",
+    }
+    python = isolation.python.path
+    return PostProcessingCommand([
+        env_path, "-i", *env_argv(env),
+        python, f"{DIGEST_ROOT}/.peach/uv.pex",
+        "sync", "--locked", "--no-install-project", "--directory", DIGEST_ROOT, "--python", python,
+        # What uv installs is for `-ldebug`; its errors show at every level.
+        *(("--quiet",) if quiet else ()),
+    ])
+
+
 @rule(desc="Export a peach environment as a virtualenv", level=LogLevel.DEBUG)
 async def export_environment(
     request: _Export,
     uv: UvTool,
     buildroot: BuildRoot,
-    distdir: DistDir,
     named_caches: NamedCachesDirOption,
-    credentials: UvCredentials,
+    isolation: UvIsolation,
     peach: PeachSubsystem,
     python_setup: PythonSetup,
     global_options: GlobalOptions,
 ) -> ExportResult:
     env = request.environment
     reldir = export_dir(env.codops, env.environment)
-    python = await Get(UvInterpreter)
     # The tool's own interpreter constraints, so a repository needs no `[python]` settings for it, or
     # the image's interpreter that runs it below, when those constraints allow it.
     pex_request = on_image_interpreter(
-        uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints), uv, python, peach, python_setup)
+        uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints), uv, isolation.python, peach,
+        python_setup)
     # A pex that runs in a venv of its own, where the `uv` console script finds its binary.
     pex_request = dataclasses.replace(pex_request, additional_args=(*pex_request.additional_args, "--venv", "prepend"))
     locked, uv_pex, env_binary, caller = await MultiGet(
         Get(LockedEnvironment, LockEnvironmentRequest(env)),
         Get(Pex, PexRequest, pex_request),
         Get(BinaryPaths, BinaryPathRequest(binary_name="env", search_path=("/usr/bin", "/bin"))),
-        Get(EnvironmentVars, EnvironmentVarsRequest(PASSED_ENV)),
+        Get(EnvironmentVars, EnvironmentVarsRequest(("PATH",))),
     )
     project = await Get(Digest, CreateDigest([
         FileContent("pyproject.toml", locked.pyproject),
         FileContent("uv.lock", relocate(locked.lock, buildroot.path).encode()),
     ]))
     tool = await Get(Digest, AddPrefix(uv_pex.digest, ".peach"))
-    digest = await Get(Digest, MergeDigests([project, tool]))
+    digest = await Get(Digest, MergeDigests([project, tool, isolation.files]))
     env_path = env_binary.first_path_or_raise(
         BinaryPathRequest(binary_name="env", search_path=("/usr/bin", "/bin")), rationale="export peach environments")
-    caches = str(named_caches.val)
-    extra_env = {
-        "PEX_ROOT": posixpath.join(caches, "pex_root"),
-        "UV_CACHE_DIR": posixpath.join(caches, "peach_uv"),
-        "UV_PYTHON_DOWNLOADS": "never",
-        "UV_NO_PROGRESS": "1",
-        **{name: value for name, value in caller.items() if value},
-        **{name: value.replace("{chroot}/.peach/secrets", posixpath.join(caches, "peach_credentials"))
-           for name, value in credentials.env.items()},
-    }
-    sync = PostProcessingCommand(
-        [
-            env_path.path,
-            "HOME={digest_root}/.peach/home",
-            "XDG_CONFIG_HOME={digest_root}/.peach/config",
-            "XDG_CONFIG_DIRS={digest_root}/.peach/config",
-            # uv's Python entry point would set VIRTUAL_ENV to the tool's own virtualenv, and uv would
-            # warn that it does not match the project's `.venv` and ignore it: name the project's.
-            "VIRTUAL_ENV={digest_root}/.venv",
-            python.path, "{digest_root}/.peach/uv.pex",
-            "sync", "--locked", "--no-install-project", "--directory", "{digest_root}", "--python", python.path,
-            # What uv installs is for `-ldebug`; its errors show at every level.
-            *(() if global_options.level.level <= LogLevel.DEBUG.level else ("--quiet",)),
-        ],
-        extra_env,
-    )
+    sync = sync_command(env_path.path, isolation, str(named_caches.val), caller.get("PATH", ""),
+                        quiet=global_options.level.level > LogLevel.DEBUG.level)
     return ExportResult(
         f"the peach environment {env.name} (a virtualenv made with uv sync --locked)",
         reldir,

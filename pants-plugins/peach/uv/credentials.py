@@ -122,16 +122,30 @@ def write_private_file(path: Path, text: str) -> None:
 
 @dataclass(frozen=True)
 class UvCredentials:
-    """What a uv process adds: where the indexes' credentials are (a path, never a secret), and the
-    caller's proxy settings (checked to carry no credentials)."""
+    """What a uv run adds: where the indexes' credentials are (a path, never a secret), and the
+    caller's proxy settings (checked to carry no credentials).
 
-    env: FrozenDict[str, str]
-    append_only_caches: FrozenDict[str, str]
+    `netrc` is the netrc file's path inside the `peach_credentials` named cache (`""` when no index
+    has credentials); `env_at` says where that cache is for a run, so a sandboxed process and
+    `export`'s run in the workspace get the same variables.
+    """
+
+    proxies: FrozenDict[str, str]
+    netrc: str
     given: bool
 
     @classmethod
     def none(cls) -> "UvCredentials":
-        return cls(FrozenDict(), FrozenDict(), False)
+        return cls(FrozenDict(), "", False)
+
+    def env_at(self, root: str) -> Dict[str, str]:
+        """The variables of a uv run whose `peach_credentials` named cache is at `root`."""
+        return {**self.proxies, **({"NETRC": f"{root}/{self.netrc}"} if self.netrc else {})}
+
+    @property
+    def append_only_caches(self) -> Dict[str, str]:
+        """The named cache a sandboxed uv process mounts at `SANDBOX_DIR` (when there is a netrc)."""
+        return {NAMED_CACHE: SANDBOX_DIR} if self.netrc else {}
 
 
 @rule(desc="Pass the indexes' credentials and the proxy settings to uv", level=LogLevel.DEBUG)
@@ -140,19 +154,15 @@ async def uv_credentials(peach: PeachSubsystem, named_caches: NamedCachesDirOpti
                ("public index", PUBLIC_INDEX_NAME, peach.public_index.strip()))
     names = [n for _, name, _ in indexes for n in credentials_env_names(name)]
     caller = await Get(EnvironmentVars, EnvironmentVarsRequest((*names, *PROXY_ENV)))
-    proxies = proxy_env(caller)
+    proxies = FrozenDict(proxy_env(caller))
     entries = index_credentials(indexes, caller)
     if not entries:
-        return UvCredentials(FrozenDict(proxies), FrozenDict(), False)
+        return UvCredentials(proxies, "", False)
     # One file per set of indexes: the name depends on the indexes, not on the credentials.
     key = hashlib.sha256(" ".join(origin for _, origin, _ in entries).encode()).hexdigest()[:16]
     text = "".join(entry for _, _, entry in entries)
     write_private_file(Path(named_caches.val) / NAMED_CACHE / key / "netrc", text)
-    return UvCredentials(
-        env=FrozenDict({**proxies, "NETRC": f"{{chroot}}/{SANDBOX_DIR}/{key}/netrc"}),
-        append_only_caches=FrozenDict({NAMED_CACHE: SANDBOX_DIR}),
-        given=any(what == "private index" for what, _, _ in entries),
-    )
+    return UvCredentials(proxies, f"{key}/netrc", any(what == "private index" for what, _, _ in entries))
 
 
 def rules():

@@ -1,10 +1,16 @@
 """What reaches uv processes of the caller's credentials and proxy settings."""
 from __future__ import annotations
 
+from pathlib import PurePath
+
 import pytest
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.option.global_options import NamedCachesDirOption
+from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 
 from peach.config.errors import PackagingError
-from peach.uv.credentials import index_credentials, proxy_env
+from peach.environments.lock_test import peach
+from peach.uv.credentials import UvCredentials, index_credentials, proxy_env, uv_credentials
 
 PRIVATE = ("private index", "private", "https://pypi.example.invalid/simple")
 PUBLIC = ("public index", "public", "https://mirror.example.invalid:8443/simple")
@@ -59,33 +65,43 @@ def test_two_indexes_on_one_host_need_the_same_credentials() -> None:
     assert "other-pw" not in str(e.value)
 
 
-def test_uv_processes_get_the_netrc_path_and_the_proxies_never_a_secret(tmp_path) -> None:
-    from pathlib import PurePath
-
-    from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-    from pants.option.global_options import NamedCachesDirOption
-    from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
-
-    from peach.environments.lock_test import peach
-    from peach.uv.credentials import uv_credentials
-
-    caller = {"UV_INDEX_PRIVATE_USERNAME": "ci", "UV_INDEX_PRIVATE_PASSWORD": "priv-pw",
-              "UV_INDEX_PUBLIC_PASSWORD": "pub-pw", "HTTPS_PROXY": "http://proxy.example.invalid:3128",
-              "NO_PROXY": "localhost"}
-    credentials = run_rule_with_mocks(
+def uv_credentials_of(caller: dict, tmp_path) -> UvCredentials:
+    return run_rule_with_mocks(
         uv_credentials,
         rule_args=[peach(private_index=PRIVATE[2], public_index=PUBLIC[2], private_index_name="private"),
                    NamedCachesDirOption(PurePath(tmp_path))],
         mock_gets=[MockGet(EnvironmentVars, (EnvironmentVarsRequest,),
                            lambda r: EnvironmentVars({k: caller[k] for k in r.requested if k in caller}))],
     )
+
+
+def test_uv_processes_get_the_netrc_path_and_the_proxies_never_a_secret(tmp_path) -> None:
+    caller = {"UV_INDEX_PRIVATE_USERNAME": "ci", "UV_INDEX_PRIVATE_PASSWORD": "priv-pw",
+              "UV_INDEX_PUBLIC_PASSWORD": "pub-pw", "HTTPS_PROXY": "http://proxy.example.invalid:3128",
+              "NO_PROXY": "localhost"}
+    credentials = uv_credentials_of(caller, tmp_path)
     # The proxies without secrets reach uv; the passwords only through the netrc file.
-    assert credentials.env["HTTPS_PROXY"] == "http://proxy.example.invalid:3128"
-    assert credentials.env["NO_PROXY"] == "localhost"
-    netrc_path = credentials.env["NETRC"]
-    assert netrc_path.startswith("{chroot}/.peach/secrets/") and credentials.given
-    assert not any("pw" in value for value in credentials.env.values())
-    (netrc,) = (tmp_path / "peach_credentials").glob("*/netrc")
+    env = credentials.env_at("{chroot}/.peach/secrets")
+    assert env == {"HTTPS_PROXY": "http://proxy.example.invalid:3128", "NO_PROXY": "localhost",
+                   "NETRC": f"{{chroot}}/.peach/secrets/{credentials.netrc}"}
+    assert credentials.given and credentials.append_only_caches == {"peach_credentials": ".peach/secrets"}
+    assert not any("pw" in value for value in (*env.values(), credentials.netrc))
+    netrc = tmp_path / "peach_credentials" / credentials.netrc
     assert netrc.read_text() == ("machine pypi.example.invalid\nlogin ci\npassword priv-pw\n"
                                  "machine mirror.example.invalid\nlogin token\npassword pub-pw\n")
     assert oct(netrc.stat().st_mode & 0o777) == "0o600"
+    assert oct(netrc.parent.stat().st_mode & 0o777) == "0o700"
+    # The file's name depends on the indexes, not on the credentials: a rotated token keeps it.
+    assert uv_credentials_of({**caller, "UV_INDEX_PRIVATE_PASSWORD": "rotated-pw"}, tmp_path).netrc == credentials.netrc
+    assert "rotated-pw" in netrc.read_text()
+
+
+def test_without_credentials_uv_gets_the_proxies_and_mounts_nothing(tmp_path) -> None:
+    credentials = uv_credentials_of({"HTTPS_PROXY": "http://proxy.example.invalid:3128",
+                                     "UV_INDEX_PRIVATE_USERNAME": "ci"}, tmp_path)
+    assert credentials.env_at("/x") == {"HTTPS_PROXY": "http://proxy.example.invalid:3128"}
+    assert (credentials.netrc, credentials.given, credentials.append_only_caches) == ("", False, {})
+    assert not (tmp_path / "peach_credentials").exists()
+    # Only the public index's password: the private index is not authenticated.
+    public_only = uv_credentials_of({"UV_INDEX_PUBLIC_PASSWORD": "pub-pw"}, tmp_path)
+    assert public_only.netrc and not public_only.given

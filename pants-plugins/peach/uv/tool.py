@@ -3,7 +3,7 @@ into a sandboxed `Process` (the shape of Helm's `HelmProcess`).
 
 uv is installed from its own locked resolve (never taken from `PATH`) into a venv pex whose entry
 point is `peach.uv.runner`, which makes uv's output independent of the sandbox's path. Every uv
-process gets:
+run (each `UvProcess`, and `export`'s `uv sync`) gets, from one value, `UvIsolation`:
 
 - a private `HOME` and XDG config directories and an empty system `uv.toml`, so no user or machine
   uv configuration changes the result (the caller's `UV_*` variables are not passed either);
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import pkgutil
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from pants.backend.python.subsystems.python_tool_base import (
     LockfileRules,
@@ -46,11 +46,12 @@ from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.option_types import IntOption
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
 from peach.subsystem import PeachSubsystem
-from peach.uv.credentials import UvCredentials
+from peach.uv.credentials import SANDBOX_DIR, UvCredentials
 
 UV_VERSION = "0.13.9"
 
@@ -187,42 +188,78 @@ def on_image_interpreter(request: PexRequest, uv: UvTool, python: UvInterpreter,
     return request
 
 
-_ISOLATION_DIRS = (".peach/home", ".peach/config", ".peach/uv-credentials")
+# The files of every uv run's private directories, relative to its root: an empty system uv.toml
+# (so /etc/uv/uv.toml cannot weaken the index policy) and the private HOME and XDG directories.
+ISOLATION_FILES = (
+    FileContent(".peach/sysconfig/uv/uv.toml", b""),
+    *(FileContent(f"{d}/.keep", b"") for d in (".peach/home", ".peach/config", ".peach/uv-credentials")),
+)
+# Where a sandboxed uv process mounts the `peach_uv` named cache (its uv cache), below its root.
+SANDBOX_UV_CACHE = ".cache/uv"
+UV_CACHE = "peach_uv"
+
+
+@dataclasses.dataclass(frozen=True)
+class UvIsolation:
+    """What every uv run gets, built in one place: `UvProcess`'s sandboxed process and `export`'s
+    `uv sync` in the workspace.
+
+    `files` holds the private HOME/XDG directories and the empty system `uv.toml`, to be placed at the
+    run's root; `env` gives the variables of a run with that root, its uv cache and the directory of
+    the `peach_credentials` named cache. No secret is in either: the credentials are a netrc path.
+    """
+
+    files: Digest
+    python: UvInterpreter
+    caller: FrozenDict[str, str]  # of the caller's environment, only `PASSED_ENV` (TLS trust)
+    credentials: UvCredentials
+
+    def env(self, root: str, uv_cache: str, credentials_dir: str) -> Dict[str, str]:
+        return {
+            "HOME": f"{root}/.peach/home",
+            "XDG_CONFIG_HOME": f"{root}/.peach/config",
+            "XDG_CONFIG_DIRS": f"{root}/.peach/sysconfig",
+            "UV_CACHE_DIR": uv_cache,
+            "UV_CREDENTIALS_DIR": f"{root}/.peach/uv-credentials",
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_PROGRESS": "1",
+            **self.caller,
+            **self.credentials.env_at(credentials_dir),
+        }
+
+    def sandbox_env(self) -> Dict[str, str]:
+        """The variables of a sandboxed process, which mounts the named caches below its root."""
+        return self.env("{chroot}", f"{{chroot}}/{SANDBOX_UV_CACHE}", f"{{chroot}}/{SANDBOX_DIR}")
+
+    def sandbox_caches(self) -> Dict[str, str]:
+        return {UV_CACHE: SANDBOX_UV_CACHE, **self.credentials.append_only_caches}
+
+
+@rule(desc="Isolate uv runs", level=LogLevel.DEBUG)
+async def uv_isolation(credentials: UvCredentials) -> UvIsolation:
+    files, python, caller = await MultiGet(
+        Get(Digest, CreateDigest(ISOLATION_FILES)),
+        Get(UvInterpreter),
+        Get(EnvironmentVars, EnvironmentVarsRequest(PASSED_ENV)),
+    )
+    passed = FrozenDict({name: value for name, value in caller.items() if name in PASSED_ENV and value})
+    return UvIsolation(files, python, passed, credentials)
 
 
 @rule(desc="Set up a uv process", level=LogLevel.DEBUG)
 async def uv_process(
-    request: UvProcess, uv: UvTool, credentials: UvCredentials, peach: PeachSubsystem, python_setup: PythonSetup
+    request: UvProcess, uv: UvTool, isolation: UvIsolation, peach: PeachSubsystem, python_setup: PythonSetup
 ) -> Process:
-    runner, python = await MultiGet(
-        Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())])),
-        Get(UvInterpreter),
-    )
+    runner = await Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())]))
     pex_request = on_image_interpreter(
         uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE),
                           sources=runner),
-        uv, python, peach, python_setup)
-    uv_pex, isolation, caller = await MultiGet(
+        uv, isolation.python, peach, python_setup)
+    uv_pex, input_digest = await MultiGet(
         Get(VenvPex, PexRequest, pex_request),
-        Get(Digest, CreateDigest([
-            # An empty system uv.toml, so /etc/uv/uv.toml cannot weaken the index policy.
-            FileContent(".peach/sysconfig/uv/uv.toml", b""),
-            *(FileContent(f"{d}/.keep", b"") for d in _ISOLATION_DIRS),
-        ])),
-        Get(EnvironmentVars, EnvironmentVarsRequest(PASSED_ENV)),
+        Get(Digest, MergeDigests([request.input_digest, isolation.files])),
     )
-    input_digest = await Get(Digest, MergeDigests([request.input_digest, isolation]))
-    env = {
-        "HOME": "{chroot}/.peach/home",
-        "XDG_CONFIG_HOME": "{chroot}/.peach/config",
-        "XDG_CONFIG_DIRS": "{chroot}/.peach/sysconfig",
-        "UV_CACHE_DIR": "{chroot}/.cache/uv",
-        "UV_CREDENTIALS_DIR": "{chroot}/.peach/uv-credentials",
-        "UV_PYTHON_DOWNLOADS": "never",
-        "UV_NO_PROGRESS": "1",
-        **{name: value for name, value in caller.items() if value},
-        **credentials.env,
-    }
+    env = isolation.sandbox_env()
     if request.lock:
         env["PEACH_UV_LOCK"] = request.lock
     if request.relocated_inputs:
@@ -233,11 +270,11 @@ async def uv_process(
         env["UV_HTTP_RETRIES"] = str(request.http_retries)
     process = await Get(Process, VenvPexProcess(
         uv_pex,
-        argv=(*request.argv, "--python", python.path, *request.command),
+        argv=(*request.argv, "--python", isolation.python.path, *request.command),
         input_digest=input_digest,
         output_files=request.output_files,
         extra_env=env,
-        append_only_caches={"peach_uv": ".cache/uv", **credentials.append_only_caches},
+        append_only_caches=isolation.sandbox_caches(),
         description=request.description,
         level=request.level,
         cache_scope=request.cache_scope,

@@ -4,18 +4,38 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import PurePath
+from typing import List
 
+from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
-from pants.backend.python.util_rules.pex import PexRequest
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.backend.python.util_rules.pex_requirements import EntireLockfile, PexRequirements, Resolve
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.core.util_rules.system_binaries import BinaryPath, BinaryPathRequest, BinaryPaths
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import Process
+from pants.option.global_options import NamedCachesDirOption
 from pants.testutil.option_util import create_subsystem
 from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 
+from peach.environments.lock_test import peach
 from peach.subsystem import PeachSubsystem
-from peach.uv.tool import UvInterpreter, UvTool, uv_interpreter, version_test, with_interpreter
+from peach.uv.credentials import uv_credentials
+from peach.uv.tool import (
+    PASSED_ENV,
+    UvInterpreter,
+    UvIsolation,
+    UvProcess,
+    UvTool,
+    uv_interpreter,
+    uv_isolation,
+    uv_process,
+    version_test,
+    with_interpreter,
+)
 
 THIS_VERSION = "%d.%d" % sys.version_info[:2]
 SEARCH = PythonBootstrap(interpreter_names=("python", "python3"),
@@ -93,3 +113,99 @@ def test_a_user_resolve_keeps_its_constraints() -> None:
                          requirements=PexRequirements(["uv==0.13.9"], from_superset=Resolve("tools", False)),
                          interpreter_constraints=InterpreterConstraints(["CPython>=3.9,<4"]))
     assert with_interpreter(request, PythonExecutable("/usr/bin/python3.11", "f2")) == request
+
+
+# What a uv process is made of: the caller's environment below holds secrets and uv settings that
+# must not reach it, TLS and proxy settings that must.
+SECRET = "s3cr3t-pw"
+CALLER = {
+    "UV_INDEX_PRIVATE_USERNAME": "ci", "UV_INDEX_PRIVATE_PASSWORD": SECRET, "UV_INDEX_PUBLIC_PASSWORD": SECRET,
+    "HTTPS_PROXY": "http://proxy.example.invalid:3128", "SSL_CERT_FILE": "/etc/ssl/corp.pem",
+    "UV_INDEX_URL": "https://elsewhere.example.invalid/simple", "UV_CONFIG_FILE": "/home/me/uv.toml",
+    "PIP_INDEX_URL": "https://elsewhere.example.invalid/simple", "HOME": "/home/me", "PATH": "/usr/bin",
+    "AWS_SECRET_ACCESS_KEY": SECRET, "XDG_CONFIG_DIRS": "/etc/xdg",
+}
+SANDBOX_ENV = {"HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "UV_CACHE_DIR", "UV_CREDENTIALS_DIR",
+               "UV_PYTHON_DOWNLOADS", "UV_NO_PROGRESS", "SSL_CERT_FILE", "HTTPS_PROXY", "NETRC"}
+
+
+def caller_env(requests: List[EnvironmentVarsRequest]):
+    """Pants' answer for the caller's environment (only the names requested), recording each request."""
+    def mock(request: EnvironmentVarsRequest) -> EnvironmentVars:
+        requests.append(request)
+        return EnvironmentVars({k: CALLER[k] for k in request.requested if k in CALLER})
+    return mock
+
+
+def isolation_of(tmp_path, files: List[FileContent]) -> UvIsolation:
+    """`uv_credentials` and `uv_isolation` over `CALLER`, the isolation's files recorded in `files`."""
+    credentials = run_rule_with_mocks(
+        uv_credentials,
+        rule_args=[peach(private_index="https://pypi.example.invalid/simple", private_index_name="private",
+                         public_index="https://mirror.example.invalid/simple"),
+                   NamedCachesDirOption(PurePath(tmp_path))],
+        mock_gets=[MockGet(EnvironmentVars, (EnvironmentVarsRequest,), caller_env([]))],
+    )
+    requests: List[EnvironmentVarsRequest] = []
+
+    def create(request: CreateDigest) -> Digest:
+        files.extend(request)
+        return Digest("1" * 64, 1)
+
+    isolation = run_rule_with_mocks(
+        uv_isolation,
+        rule_args=[credentials],
+        mock_gets=[MockGet(Digest, (CreateDigest,), create),
+                   MockGet(UvInterpreter, (), lambda: UvInterpreter("/opt/python3.11", "f1")),
+                   MockGet(EnvironmentVars, (EnvironmentVarsRequest,), caller_env(requests))],
+    )
+    assert [tuple(r.requested) for r in requests] == [PASSED_ENV]
+    return isolation
+
+
+def test_a_uv_process_gets_the_isolation_and_no_secret_nor_other_caller_variable(tmp_path) -> None:
+    files: List[FileContent] = []
+    isolation = isolation_of(tmp_path, files)
+    merged: List[MergeDigests] = []
+    made: List[VenvPexProcess] = []
+
+    def process(request: VenvPexProcess) -> Process:
+        made.append(request)
+        return Process(argv=request.argv, description=request.description, env=request.extra_env,
+                       input_digest=request.input_digest, append_only_caches=request.append_only_caches)
+
+    def merge(request: MergeDigests) -> Digest:
+        merged.append(request)
+        return Digest("2" * 64, 2)
+
+    uv = create_subsystem(UvTool, version=UvTool.default_version, requirements=UvTool.default_requirements,
+                          interpreter_constraints=UvTool.default_interpreter_constraints,
+                          install_from_resolve=None, console_script=None, entry_point=None,
+                          extra_requirements=[], lockfile="<default>", remote_cache_speculation_delay=1000)
+    inputs = Digest("3" * 64, 3)
+    result = run_rule_with_mocks(
+        uv_process,
+        rule_args=[UvProcess(("lock",), inputs, "lock", lock="uv.lock", http_timeout=30, http_retries=0), uv,
+                   isolation, peach(python_version="3.11"),
+                   create_subsystem(PythonSetup, interpreter_versions_universe=["3.9", "3.10", "3.11", "3.12"])],
+        mock_gets=[MockGet(Digest, (CreateDigest,), lambda r: Digest("4" * 64, 4)),
+                   MockGet(VenvPex, (PexRequest,), lambda r: "uv.pex"),
+                   MockGet(Digest, (MergeDigests,), merge),
+                   MockGet(Process, (VenvPexProcess,), process)],
+    )
+    env = dict(result.env)
+    assert set(env) == SANDBOX_ENV | {"PEACH_UV_LOCK", "UV_HTTP_TIMEOUT", "UV_HTTP_RETRIES"}
+    assert (env["SSL_CERT_FILE"], env["HTTPS_PROXY"]) == (CALLER["SSL_CERT_FILE"], CALLER["HTTPS_PROXY"])
+    assert env["HOME"] == "{chroot}/.peach/home" and env["XDG_CONFIG_DIRS"] == "{chroot}/.peach/sysconfig"
+    assert env["NETRC"].startswith("{chroot}/.peach/secrets/")
+    # No secret anywhere in the process, in the files it is given, or in the netrc's path.
+    assert not any(SECRET in v for v in (*env.values(), *result.argv, *(f.content.decode() for f in files)))
+    # The empty system uv.toml is where XDG_CONFIG_DIRS points, and it is in the sandbox.
+    assert FileContent(".peach/sysconfig/uv/uv.toml", b"") in files
+    assert merged == [MergeDigests([inputs, isolation.files])]
+    assert result.input_digest == Digest("2" * 64, 2)
+    # The shared uv cache and the credentials' cache are mounted where the variables say.
+    assert dict(result.append_only_caches) == {"peach_uv": ".cache/uv", "peach_credentials": ".peach/secrets"}
+    assert env["UV_CACHE_DIR"] == "{chroot}/.cache/uv"
+    assert result.argv == ("lock", "--python", "/opt/python3.11")
+    assert result.remote_cache_speculation_delay_millis == 1000
