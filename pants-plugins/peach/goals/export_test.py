@@ -73,7 +73,8 @@ def test_resolves_name_environments_or_every_environment_of_a_codops() -> None:
     assert [(r.reldir, r.resolve) for r in results] == [
         ("peach-acme/base", None), ("peach-zzebu/base", None), ("peach-zzebu/ml", None),
         ("peach-zzebu", "peach/zzebu/")]
-    assert export(["pytest", "peach/nope/x"]) == ([], [])
+    # A name is a resolve or a prefix ending in `/`: `peach/zzebu` and `peach/acme/bas` name nothing.
+    assert export(["pytest", "peach/nope/x", "peach/zzebu", "peach/acme/bas"]) == ([], [])
 
 
 def test_targets_name_an_environment_a_codops_or_every_codops() -> None:
