@@ -87,26 +87,20 @@ def parse_platform(name: str) -> Optional[Platform]:
 
 
 def wheel_fits(filename: str, platform: Platform) -> bool:
-    """Whether a wheel's platform tags allow `platform` (any architecture-independent wheel does)."""
+    """Whether a wheel's platform tags allow `platform` (any architecture-independent wheel does):
+    one of them is among the platform tags `platform` installs (`_platform_tag_names`, as uv and
+    pip list them), so its libc and OS version count, not only its OS family and architecture."""
     try:
         tags = parse_wheel_filename(filename.rsplit("/", 1)[-1])[3]
     except InvalidWheelFilename:
         return False
-    for tag in tags:
-        tag_platform = tag.platform
-        if tag_platform == "any":
-            return True
-        machine = platform.platform_machine.lower()
-        machine = {"arm64": "arm64", "amd64": "amd64"}.get(machine, machine)
-        if platform.sys_platform == "linux" and tag_platform.startswith(("manylinux", "musllinux", "linux")):
-            if tag_platform.endswith(platform.platform_machine):
-                return True
-        if platform.sys_platform == "darwin" and tag_platform.startswith("macosx"):
-            if tag_platform.endswith((machine, "universal2")):
-                return True
-        if platform.sys_platform == "win32" and tag_platform == f"win_{machine}":
-            return True
-    return False
+    accepted = _accepted_platform_tags(platform)
+    return any(tag.platform == "any" or tag.platform in accepted for tag in tags)
+
+
+@functools.lru_cache(maxsize=None)
+def _accepted_platform_tags(platform: Platform) -> frozenset:
+    return frozenset(_platform_tag_names(platform))
 
 
 # uv's defaults where a platform name carries no libc or OS version (uv's `--python-platform` docs).

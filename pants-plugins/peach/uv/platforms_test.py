@@ -208,3 +208,70 @@ def test_best_wheel_ranks_tags_as_uv_does() -> None:
                        "a-1-cp311-cp311-manylinux1_x86_64.whl"], linux) == 2
     assert best_wheel(["a-1-py3-none-any.whl", "a-1-cp39-abi3-manylinux2014_x86_64.whl"], linux) == 1
     assert best_wheel(["a-1-cp310-cp310-manylinux1_x86_64.whl", "not-a-wheel.tar.gz"], linux) is None
+
+
+FITS = [
+    # glibc: a manylinux wheel fits a glibc at least as new as its tag's; never a musl wheel.
+    ("x86_64-manylinux_2_28", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64", True),
+    ("x86_64-manylinux_2_28", "cp311-cp311-manylinux_2_28_x86_64", True),
+    ("x86_64-manylinux_2_28", "cp311-cp311-manylinux_2_34_x86_64", False),
+    ("x86_64-manylinux_2_28", "cp311-cp311-manylinux1_x86_64", True),
+    ("x86_64-manylinux_2_28", "cp311-cp311-linux_x86_64", True),
+    ("x86_64-manylinux_2_28", "cp311-cp311-musllinux_1_2_x86_64", False),
+    ("x86_64-manylinux_2_28", "cp311-cp311-manylinux_2_17_aarch64", False),
+    ("x86_64-manylinux_2_28", "py3-none-any", True),
+    ("linux", "cp311-cp311-manylinux_2_17_x86_64", True),  # uv's default glibc for a bare name: 2.17
+    ("linux", "cp311-cp311-manylinux_2_28_x86_64", False),
+    # musl: musllinux wheels up to the platform's musl; never a manylinux one.
+    ("x86_64-unknown-linux-musl", "cp311-cp311-musllinux_1_2_x86_64", True),
+    ("x86_64-unknown-linux-musl", "cp311-cp311-musllinux_1_1_x86_64", True),
+    ("x86_64-unknown-linux-musl", "cp311-cp311-musllinux_1_3_x86_64", False),
+    ("x86_64-unknown-linux-musl", "cp311-cp311-manylinux_2_17_x86_64", False),
+    # macOS (uv's default for a bare name: 13.0): a wheel for 14 does not fit, one for 11 does.
+    ("aarch64-apple-darwin", "cp311-cp311-macosx_14_0_arm64", False),
+    ("aarch64-apple-darwin", "cp311-cp311-macosx_13_0_arm64", True),
+    ("aarch64-apple-darwin", "cp311-cp311-macosx_11_0_arm64", True),
+    ("aarch64-apple-darwin", "cp311-cp311-macosx_10_9_universal2", True),
+    ("aarch64-apple-darwin", "cp311-cp311-macosx_12_0_x86_64", False),
+    ("x86_64-apple-darwin", "cp311-cp311-macosx_10_9_x86_64", True),
+    ("x86_64-apple-darwin", "cp311-cp311-macosx_14_0_x86_64", False),
+    ("x86_64-apple-darwin", "cp311-cp311-macosx_11_0_arm64", False),
+    # Windows
+    ("x86_64-pc-windows-msvc", "cp311-cp311-win_amd64", True),
+    ("x86_64-pc-windows-msvc", "cp311-cp311-win32", False),
+    ("x86_64-pc-windows-msvc", "cp311-cp311-win_arm64", False),
+    ("aarch64-pc-windows-msvc", "cp311-cp311-win_arm64", True),
+    ("aarch64-pc-windows-msvc", "cp311-cp311-win_amd64", False),
+    ("windows", "py3-none-any", True),
+]
+
+
+@pytest.mark.parametrize("platform,tags,fits", FITS)
+def test_a_wheel_fits_a_platform_whose_libc_or_os_version_its_tags_allow(platform: str, tags: str, fits: bool) -> None:
+    from peach.uv.platforms import wheel_fits
+
+    assert wheel_fits(f"https://idx.example.invalid/pkg/pkg-1.0-{tags}.whl", parse_platform(platform)) is fits
+
+
+def test_what_is_not_a_wheel_fits_no_platform() -> None:
+    from peach.uv.platforms import wheel_fits
+
+    assert not wheel_fits("pkg-1.0.tar.gz", LINUX)
+    assert not wheel_fits("pkg-1.0-py3-none-any.zip", LINUX)
+
+
+def test_a_private_package_is_pinned_to_the_file_its_platform_installs() -> None:
+    lock = parse_lock(ROOTED + """
+[[package]]
+name = "pipe-fast"
+version = "1.0.0"
+source = { registry = "http://127.0.0.1:8081/simple" }
+wheels = [
+    { url = "http://127.0.0.1:8081/packages/pipe_fast-1.0.0-cp311-cp311-musllinux_1_2_x86_64.whl" },
+    { url = "http://127.0.0.1:8081/packages/pipe_fast-1.0.0-cp311-cp311-manylinux_2_34_x86_64.whl" },
+    { url = "http://127.0.0.1:8081/packages/pipe_fast-1.0.0-cp311-cp311-manylinux_2_28_x86_64.whl" },
+]
+""")
+    # Neither the musl wheel nor the one for a newer glibc than the platform's 2.28.
+    assert pinned_overrides(lock, ["pipe-fast"], LINUX, "") == (
+        "pipe-fast @ http://127.0.0.1:8081/packages/pipe_fast-1.0.0-cp311-cp311-manylinux_2_28_x86_64.whl",)
