@@ -2,6 +2,7 @@
 `lock-changes.json` compares a lock with."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -91,16 +92,27 @@ def locked(environment: str, lock: str, committed_lock: str = None) -> LockedEnv
                              "3rdparty/peach/locks/zzebu/ml/uv.lock" if committed_lock else None, committed_lock)
 
 
+def digest_of(name: str) -> Digest:
+    """A stand-in digest, distinct for each name."""
+    return Digest(hashlib.sha256(name.encode()).hexdigest(), len(name))
+
+
 class Digests:
-    """A fake `CreateDigest`: every file written, by path."""
+    """A fake `CreateDigest`: every file written, by path; the digest it answers names its paths.
+    And a fake `MergeDigests` that records what it merges."""
 
     def __init__(self) -> None:
         self.files: Dict[str, bytes] = {}
+        self.merged: List[MergeDigests] = []
 
     def create(self, request: CreateDigest) -> Digest:
         for entry in request:
             self.files[entry.path] = entry.content
-        return EMPTY_DIGEST
+        return digest_of(" ".join(entry.path for entry in request))
+
+    def merge(self, request: MergeDigests) -> Digest:
+        self.merged.append(request)
+        return digest_of(f"merged {len(self.merged)}")
 
 
 @pytest.fixture
@@ -132,20 +144,31 @@ def test_an_environment_ships_its_pyproject_and_its_lock_pointed_at_this_checkou
 def run_codops(locks: Dict[str, LockedEnvironment], budgets: SizeBudgets = NO_BUDGETS) -> Digests:
     targets = Targets([environment_target("base"), environment_target("ml"), ENDPOINT, TASK])
     digests = Digests()
+    packaged: List[str] = []
+
+    def package(request: EnvironmentAwarePackageRequest) -> BuiltPackage:
+        packaged.append(request.field_set.environment.value)
+        return BuiltPackage(digest_of(f"project {request.field_set.environment.value}"), ())
+
     built = run_rule_with_mocks(
         package_codops,
         rule_args=[PeachCodopsFieldSet.create(CODOPS), budgets],
         mock_gets=[
             SIZE,
             MockGet(Targets, (DependenciesRequest,), lambda _: targets),
-            MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), lambda r: BuiltPackage(EMPTY_DIGEST, ())),
+            MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), package),
             MockGet(LockedEnvironment, (LockEnvironmentRequest,), lambda r: locks[r.request.environment]),
             MockGet(Digest, (CreateDigest,), digests.create),
-            MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
+            MockGet(Digest, (MergeDigests,), digests.merge),
         ],
     )
     assert built.artifacts == (BuiltPackageArtifact(
         "peach/zzebu", extra_log_lines=("    environments.json, lock-changes.json and the projects base, ml",)),)
+    # The codops' package holds its two files and each of its environments' projects.
+    assert packaged == ["base", "ml"]
+    summary = digest_of("peach/zzebu/environments.json peach/zzebu/lock-changes.json")
+    assert digests.merged == [MergeDigests([summary, digest_of("project base"), digest_of("project ml")])]
+    assert built.digest == digest_of("merged 1")
     return digests
 
 
@@ -272,12 +295,14 @@ TWO_CONFIGS = {
 
 
 def package_all_of(all_target, dependencies) -> List[str]:
-    """The codops `package_all` packages for `all_target`, whose dependencies are `dependencies`."""
+    """The codops `package_all` packages for `all_target`, whose dependencies are `dependencies`;
+    checks that its package is the merge of theirs."""
     packaged: List[str] = []
+    digests = Digests()
 
     def package(request: EnvironmentAwarePackageRequest) -> BuiltPackage:
         packaged.append(request.field_set.codops.value)
-        return BuiltPackage(EMPTY_DIGEST, ())
+        return BuiltPackage(digest_of(f"codops {request.field_set.codops.value}"), ())
 
     built = run_rule_with_mocks(
         package_all,
@@ -285,10 +310,13 @@ def package_all_of(all_target, dependencies) -> List[str]:
         mock_gets=[
             MockGet(Targets, (DependenciesRequest,), lambda _: Targets(dependencies)),
             MockGet(BuiltPackage, (EnvironmentAwarePackageRequest,), package),
-            MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
+            MockGet(Digest, (MergeDigests,), digests.merge),
         ],
     )
     assert built.artifacts[0].relpath == "peach"
+    assert built.artifacts[0].extra_log_lines == (f"    codops {', '.join(sorted(packaged))}",)
+    assert digests.merged == [MergeDigests([digest_of(f"codops {c}") for c in packaged])]
+    assert built.digest == digest_of("merged 1")
     return packaged
 
 
