@@ -395,6 +395,8 @@ def test_export_writes_a_virtualenv_per_environment(repo: Checkout, built: Run) 
                           "print(sys.version_info[:2] == (3, 11), torch_lite.__version__, p.__version__)"],
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "2.0.0", "1.1.0"]
+    # uv sync ran with the isolation of every uv run: its empty system uv.toml is beside the project.
+    assert (repo.path / "dist/export/peach-acme/ml/.peach/sysconfig/uv/uv.toml").read_bytes() == b""
     # A codops target exports each of its environments.
     run = repo.pants("export", "//:peach#beta")
     assert run.returncode == 0, run.stderr
