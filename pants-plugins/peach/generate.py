@@ -50,6 +50,7 @@ from peach.config import (
     read_notebook,
 )
 from peach.config.decorators import DecoratedFunction, check_decorators, find_decorated
+from peach.config.ids import EnvironmentId, endpoint_name, task_name
 from peach.subsystem import BUILTIN_FRAMEWORK_STACK, PeachSubsystem
 from peach.target_types import (
     ALL_CODOPS_NAME,
@@ -79,18 +80,6 @@ from peach.target_types import (
 
 class GeneratePeachTargetsRequest(GenerateTargetsRequest):
     generate_from = PeachConfigTarget
-
-
-def environment_name(codops: str, environment: str) -> str:
-    return f"{codops}/{environment}"
-
-
-def endpoint_name(codops: str, endpoint: str) -> str:
-    return f"{codops}/endpoints/{endpoint}"
-
-
-def task_name(codops: str, task: str) -> str:
-    return f"{codops}/tasks/{task}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +260,7 @@ class _Builder:
 
     def codops_targets(self, codops: Codops, shared: List[str], decorated: Tuple[DecoratedFunction, ...]) -> List[Target]:
         um = self.union_membership
-        env_spec = {e.name: self.address(environment_name(codops.name, e.name)).spec for e in codops.environments}
+        env_spec = {e.name: self.address(EnvironmentId(codops.name, e.name).name).spec for e in codops.environments}
         targets: List[Target] = []
         for env in codops.environments:
             targets.append(PyEnvironmentTarget(self.fields(codops.name, {
@@ -281,7 +270,7 @@ class _Builder:
                 ProvenanceField.alias: env.provenance,
                 ConfigFilesField.alias: env.source_files,
                 Dependencies.alias: [*self.helper_specs(env.source_files), *shared],
-            }), self.address(environment_name(codops.name, env.name)), um))
+            }), self.address(EnvironmentId(codops.name, env.name).name), um))
         for ep in codops.endpoints:
             targets.append(PeachEndpointTarget(self.fields(codops.name, {
                 CodopsField.alias: codops.name,

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from peach.config.ids import EnvironmentId
 from peach.config.names import canonical_name
 from peach.config.requirements import (
     Declaration,
@@ -40,7 +41,7 @@ class EnvironmentView:
 
     @property
     def label(self) -> str:
-        return f"{self.codops}/{self.environment}"
+        return EnvironmentId(self.codops, self.environment).name
 
     @property
     def platform_label(self) -> str:
@@ -58,7 +59,7 @@ class EnvironmentResult:
 
     @property
     def label(self) -> str:
-        return f"{self.codops}/{self.environment}"
+        return EnvironmentId(self.codops, self.environment).name
 
     def identity_json(self) -> dict:
         return {"codops": self.codops, "environment": self.environment, "platform": self.platform,

@@ -11,7 +11,7 @@ from typing import Tuple
 
 import tomlkit
 
-from peach.config.names import canonical_name
+from peach.config.ids import EnvironmentId
 from peach.uv.platforms import DependencyMetadata
 
 
@@ -45,12 +45,6 @@ class ProjectSpec:
     transitive_private: Tuple[str, ...] = ()
     # Metadata uv must assume for packages whose wheels disagree (see `peach.uv.platforms`).
     dependency_metadata: Tuple[DependencyMetadata, ...] = ()
-
-
-def project_name(codops: str, environment: str) -> str:
-    """A valid, stable project name (it is written into uv.lock)."""
-    name = canonical_name(f"peach-{codops}-{environment}")
-    return re.sub(r"[^a-z0-9]+$", "", name)
 
 
 def requires_python(python_version: str) -> str:
@@ -87,7 +81,7 @@ def render_pyproject(spec: ProjectSpec) -> str:
     doc.add(tomlkit.nl())
 
     project = tomlkit.table()
-    project.add("name", project_name(spec.codops, spec.environment))
+    project.add("name", EnvironmentId(spec.codops, spec.environment).project_name)
     project.add("version", "0.0.0")
     project.add("requires-python", spec.requires_python)
     project.add("dependencies", _array(spec.requirements, multiline=True))
