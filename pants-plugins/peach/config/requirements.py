@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Tuple
 
 from peach.config.errors import shorten
@@ -56,14 +56,32 @@ class Req:
         return not self.specifier
 
     def render(self, extras: Optional[Iterable[str]] = None) -> str:
-        extras = tuple(sorted(set(self.extras if extras is None else extras)))
-        text = self.name
-        if extras:
-            text += "[" + ",".join(extras) + "]"
-        text += self.specifier
-        if self.marker:
-            text += f"; {self.marker}"
-        return text
+        """The requirement in peach's spelling, with `extras` (sorted, once each) instead of its own if given."""
+        return render_requirement(self.name, sorted(set(self.extras if extras is None else extras)),
+                                  self.specifier, self.marker)
+
+    def pinned(self, version: str) -> str:
+        """The requirement pinned to `version` (`==<version>`), with its extras and marker."""
+        return render_requirement(self.name, sorted(set(self.extras)), f"=={version}", self.marker)
+
+
+# How uv spells the separator before a marker in the requirements it writes (a lock's
+# `requires-dist`, `uv pip compile` output): what peach reads from a lock or writes for uv keeps
+# it, so lock-changes.json and the dependency metadata of pyproject.toml read as uv's own files.
+UV_MARKER_SEPARATOR = " ; "
+
+
+def render_requirement(
+    name: str, extras: Iterable[str] = (), specifier: str = "", marker: str = "", marker_separator: str = "; "
+) -> str:
+    """The one renderer of a requirement: `name[extras]specifier; marker`, the extras in the order given.
+
+    peach's own lists (environments' requirements, `environments.json`) use `; `; what comes from
+    or goes to uv passes `UV_MARKER_SEPARATOR`.
+    """
+    extras = tuple(extras)
+    return (name + (f"[{','.join(extras)}]" if extras else "") + specifier
+            + (f"{marker_separator}{marker}" if marker else ""))
 
 
 class RequirementSyntaxError(ValueError):
@@ -367,12 +385,3 @@ def resolve(entries: Sequence[Entry]) -> Tuple[Resolved, ...]:
             )
         )
     return tuple(result)
-
-
-def pin(resolved: Resolved, version: str, source: str) -> Resolved:
-    """A bare final entry pinned to `version` (the private index's latest release)."""
-    req = resolved.winner.req
-    pinned = replace(req, specifier=f"=={version}", text=f"{req.name}=={version}")
-    winner = Entry(pinned, resolved.winner.tier, source)
-    extras = sorted({*req.extras, *(x for e in resolved.extras_from for x in e.req.extras)})
-    return replace(resolved, winner=winner, text=pinned.render(extras))

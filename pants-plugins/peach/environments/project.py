@@ -112,10 +112,7 @@ async def known_environments(all_targets: AllTargets) -> KnownEnvironments:
 def pin(requirement: str, versions: dict) -> str:
     """`requirement` with `==<latest>` if it is a bare private package looked up in `versions`."""
     req = parse_requirement(requirement)
-    if req.is_bare and req.key in versions:
-        pinned = parse_requirement(f"{req.name}=={versions[req.key]}").render(req.extras)
-        return pinned + (f"; {req.marker}" if req.marker else "")
-    return requirement
+    return req.pinned(versions[req.key]) if req.is_bare and req.key in versions else requirement
 
 
 @rule(desc="Write a peach environment's pyproject.toml", level=LogLevel.DEBUG)

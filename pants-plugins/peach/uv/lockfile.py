@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from peach.config.names import canonical_name, redact_url, url_origin
+from peach.config.requirements import UV_MARKER_SEPARATOR, render_requirement
 from peach.uv.runner import FILE_URL_TOKEN
 
 try:  # pragma: no cover - depends on the interpreter
@@ -83,9 +84,9 @@ def _deps(entries: Iterable[Mapping]) -> Tuple[LockedDependency, ...]:
 
 
 def _requirement(entry: Mapping) -> str:
-    extras = f"[{','.join(entry['extras'])}]" if entry.get("extras") else ""
-    marker = f" ; {entry['marker']}" if entry.get("marker") else ""
-    return f"{entry.get('name', '')}{extras}{entry.get('specifier', '')}{marker}"
+    """A `requires-dist` entry of the lock, spelled as uv spells it."""
+    return render_requirement(str(entry.get("name", "")), entry.get("extras") or (), str(entry.get("specifier", "")),
+                              str(entry.get("marker", "") or ""), UV_MARKER_SEPARATOR)
 
 
 def _size(record: Mapping) -> int:

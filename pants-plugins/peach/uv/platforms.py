@@ -24,6 +24,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from peach.config.names import canonical_name
+from peach.config.requirements import UV_MARKER_SEPARATOR, render_requirement
 from peach.uv.lockfile import Installed, Lock, closure
 from peach.uv.runner import FILE_URL_TOKEN
 
@@ -359,8 +360,8 @@ def metadata_fixes(
             if name not in resolved:
                 continue
             version = version or resolved[name].version
-            requires.extend(f"{child}=={resolved[child].version} ; {platform.marker}"
-                            for child in resolved[name].children)
+            requires.extend(render_requirement(child, (), f"=={resolved[child].version}", platform.marker,
+                                               UV_MARKER_SEPARATOR) for child in resolved[name].children)
         if version is None:
             continue
         locked = lock.get(name)
