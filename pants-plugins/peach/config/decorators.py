@@ -52,8 +52,9 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from peach.config.errors import Problem, did_you_mean, quote_list, shorten
-from peach.config.model import BASE, Codops
+from peach.config.model import BASE, Codops, EnvironmentKind
 from peach.config.notebooks import NotebookCells
+from peach.config.typed import Source
 
 KINDS = ("peach", "task", "endpoint_component")
 
@@ -269,7 +270,7 @@ class _ConfigRef:
     owner: str  # `endpoints.recommend.components.main` or `tasks.reindex`
     selector: str  # where its `py_env` goes: `endpoints.recommend` or `tasks.reindex`
     environment: str
-    declared_in: str  # `file:line` of the `notebook:` key
+    declared_in: Source  # of the `notebook:` key
 
 
 def _config_refs(codops: Codops) -> Dict[Tuple[str, str], Tuple[_ConfigRef, ...]]:
@@ -292,7 +293,7 @@ def _notebook_paths(codops: Codops) -> List[str]:
 
 def valid_environments(codops: Codops) -> List[str]:
     """The environments code may select: `base` and the declared ones (not the internal gateway)."""
-    return sorted({BASE, *(e.name for e in codops.environments if e.kind != "gateway")})
+    return sorted({BASE, *(e.name for e in codops.environments if e.kind != EnvironmentKind.GATEWAY)})
 
 
 def check_decorators(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> Tuple[Problem, ...]:
@@ -338,7 +339,7 @@ def _unknown(codops: Codops, d: DecoratedFunction, valid: List[str], configured:
 
 
 def _conflict(codops: Codops, d: DecoratedFunction, ref: _ConfigRef) -> Problem:
-    config_file = ref.declared_in.rpartition(":")[0] or ref.declared_in
+    config_file = ref.declared_in.path
     what = (f"{_where(d)} selects `py_env=\"{d.environment}\"`, but the config of codops `{codops.name}` runs "
             f"`{shorten(d.function, 60)}` as `{ref.owner}` in the environment `{ref.environment}` "
             f"({ref.declared_in}); the two must agree")

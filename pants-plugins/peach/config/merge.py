@@ -25,6 +25,7 @@ from peach.config.model import (
     Endpoint,
     EnvDecl,
     Environment,
+    EnvironmentKind,
     FileConfig,
     Model,
     PyEnvRef,
@@ -33,6 +34,7 @@ from peach.config.model import (
 from peach.config.reader import read_config_file
 from peach.config.requirements import Entry, Tier, resolve
 from peach.config.settings import Settings
+from peach.config.typed import Source
 
 _CODOPS_LINE = re.compile(rb"^codops:[ \t]*[\"']?([a-z0-9][a-z0-9_-]{0,63})[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
 
@@ -158,14 +160,14 @@ def merge_codops(
 
     declared = sorted(env_decls)
     all_names = sorted({BASE, *declared})
-    base_deps = [Entry(d.req, Tier.BASE, f"{d.path}:{d.line}") for decl in env_decls.get(BASE, []) for d in decl.deps]
+    base_deps = [Entry(d.req, Tier.BASE, Source(d.path, d.line)) for decl in env_decls.get(BASE, []) for d in decl.deps]
     base_files = tuple(sorted({d.path for d in env_decls.get(BASE, [])}))
 
-    def environment(env_name: str, kind: str) -> Environment:
-        own = [] if kind != "named" else [
-            Entry(d.req, Tier.ENVIRONMENT, f"{d.path}:{d.line}") for decl in env_decls[env_name] for d in decl.deps
+    def environment(env_name: str, kind: EnvironmentKind) -> Environment:
+        own = [] if kind != EnvironmentKind.NAMED else [
+            Entry(d.req, Tier.ENVIRONMENT, Source(d.path, d.line)) for decl in env_decls[env_name] for d in decl.deps
         ]
-        own_files = {d.path for d in env_decls.get(env_name, [])} if kind == "named" else set()
+        own_files = {d.path for d in env_decls.get(env_name, [])} if kind == EnvironmentKind.NAMED else set()
         return Environment(
             codops=name,
             name=env_name,
@@ -174,9 +176,9 @@ def merge_codops(
             source_files=tuple(sorted({*base_files, *own_files})),
         )
 
-    environments = [environment(BASE, "base")]
-    environments.extend(environment(n, "named") for n in declared if n != BASE)
-    environments.append(environment(settings.gateway_environment, "gateway"))
+    environments = [environment(BASE, EnvironmentKind.BASE)]
+    environments.extend(environment(n, EnvironmentKind.NAMED) for n in declared if n != BASE)
+    environments.append(environment(settings.gateway_environment, EnvironmentKind.GATEWAY))
 
     invalid = {env for config in files for env in config.invalid_envs}
     for config in files if check_refs else ():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from peach.config.requirements import Provenance, Req, Resolved
+from peach.config.typed import Source, TextEnum
 
 BASE = "base"
 DEFAULT_GATEWAY_ENVIRONMENT = "codops-gateway"
@@ -65,9 +66,9 @@ class Notebook:
     path: str
     method: str
     full_notebook: bool
-    declared_in: str  # `file:line` of the `notebook:` key
+    declared_in: Source  # of the `notebook:` key
     owner: str  # `endpoints.recommend.components.main` or `tasks.reindex`
-    method_declared_in: str = ""  # `file:line` of the `method:` key (else that of `notebook:`)
+    method_declared_in: Optional[Source] = None  # of the `method:` key (else that of `notebook:`)
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,19 @@ class Task:
     line: int
 
 
+class EnvironmentKind(TextEnum):
+    """`base`, an environment the configs name, or the CodopsGateway environment."""
+
+    BASE = "base"
+    NAMED = "named"
+    GATEWAY = "gateway"
+
+
 @dataclass(frozen=True)
 class Environment:
     codops: str
     name: str
-    kind: str  # "base", "named" or "gateway"
+    kind: EnvironmentKind
     resolved: Tuple[Resolved, ...]
     source_files: Tuple[str, ...]  # the config files whose content this environment depends on
 

@@ -15,6 +15,7 @@ from typing import Iterable, Optional, Sequence, Tuple
 
 from peach.config.errors import shorten
 from peach.config.names import canonical_name
+from peach.config.typed import Source, TextEnum
 
 from peach.vendor import pep508
 from peach.vendor.pep508._specifier import SPECIFIER_REGEX_STR
@@ -31,7 +32,7 @@ _PEP508_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 MAX_REQUIREMENT_LENGTH = 500
 
 
-class Tier:
+class Tier(TextEnum):
     """Where an entry of an environment's candidate list comes from, in list order (§4)."""
 
     INJECTED = "injected"
@@ -279,8 +280,8 @@ class Entry:
     """One candidate entry of an environment's requirement list, with where it came from."""
 
     req: Req
-    tier: str
-    source: str  # `file:line`, or the option it came from
+    tier: Tier
+    source: Source
 
     def describe(self) -> str:
         return f"`{self.req.text}` ({self.tier}, {self.source})"
@@ -291,8 +292,8 @@ class Declaration:
     """One entry of an environment's candidate list, as declared."""
 
     requirement: str
-    tier: str  # injected, base, environment or framework
-    source: str  # `file:line`, or the option it came from
+    tier: Tier
+    source: Source
 
 
 @dataclass(frozen=True)
@@ -301,8 +302,8 @@ class Provenance:
 
     requirement: str  # the final entry
     package: str  # its canonical name
-    tier: str  # the tier of the entry that won
-    source: str  # `file:line` (or option) of the entry that won
+    tier: Tier  # the tier of the entry that won
+    source: Source  # of the entry that won
     replaced: Tuple[Declaration, ...] = ()  # earlier specified entries it replaced (last one wins)
     dropped_bare: Tuple[Declaration, ...] = ()  # bare entries dropped because a specified one exists
     extras_from: Tuple[Declaration, ...] = ()  # entries whose extras were merged in

@@ -162,19 +162,13 @@ def extras_of(requirement: str) -> Tuple[str, ...]:
         return ()
 
 
-def source_key(source: str) -> Tuple[str, int]:
-    """`file:line` as (file, line) for sorting; other sources (options) as (text, 0)."""
-    match = re.match(r"^(.*):(\d+)$", source)
-    return (match.group(1), int(match.group(2))) if match else (source, 0)
-
-
 def candidate_order(declarations: Sequence[Declaration]) -> Tuple[Declaration, ...]:
     """Declarations in the order of the candidate list (§4): tier, then file order, then line."""
     unique = list(dict.fromkeys(declarations))
 
     def key(d: Declaration) -> tuple:
         tier = TIER_ORDER.index(d.tier) if d.tier in TIER_ORDER else len(TIER_ORDER)
-        return (tier, source_key(d.source), d.requirement)
+        return (tier, d.source.sort_key, d.requirement)
 
     return tuple(sorted(unique, key=key))
 
