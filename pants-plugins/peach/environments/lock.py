@@ -48,12 +48,11 @@ from peach.environments.project import (
 )
 from peach.insight.sizes import EnvironmentSize, lock_size
 from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
-from peach.uv.lockfile import Installed, LockChanges, audit, lock_changes, parse_lock
+from peach.uv.lockfile import DependencyMetadata, Installed, LockChanges, audit, lock_changes, parse_lock
 from peach.uv.platforms import (
-    DependencyMetadata,
+    Override,
     Platform,
     check,
-    declared_metadata,
     describe,
     lock_constraints,
     metadata_fixes,
@@ -117,8 +116,8 @@ class PlatformResolutionRequest:
     project: EnvironmentProject
     platform: Platform
     fresh: bool = False
-    # `name @ <file>` for private packages that only arrive transitively (see `pinned_overrides`).
-    overrides: Tuple[str, ...] = ()
+    # Private packages that only arrive transitively, pinned to a file (see `pinned_overrides`).
+    overrides: Tuple[Override, ...] = ()
     # `name==version` of the lock being checked (see `lock_constraints`).
     constraints: Tuple[str, ...] = ()
 
@@ -228,7 +227,7 @@ async def _platform_view(
     requests = []
     for platform in image.platforms:
         overrides = pinned_overrides(lock, transitive, platform, directory) if transitive else ()
-        pinned = [o.split(" @ ", 1)[0] for o in overrides]
+        pinned = [o.name for o in overrides]
         requests.append(PlatformResolutionRequest(project, platform, fresh, overrides,
                                                   lock_constraints(lock, exclude=pinned)))
     resolutions = await MultiGet(Get(PlatformResolution, PlatformResolutionRequest, r) for r in requests)
@@ -249,7 +248,7 @@ async def lock_environment(
     final: Optional[str] = None
     if committed_lock is not None and not fresh:
         # Current when `uv lock` started from it (with the metadata it was made with) changes nothing.
-        declared = declared_metadata(parse_lock(committed_lock))
+        declared = parse_lock(committed_lock).declared_metadata
         started = await Get(UvLockResult, UvLockRequest(project, declared, existing=committed_lock.encode(),
                                                         purpose="check"))
         if started.lock != committed_lock:

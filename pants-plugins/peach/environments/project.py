@@ -34,7 +34,7 @@ from peach.target_types import (
     environment_id,
     is_py_environment,
 )
-from peach.uv.platforms import DependencyMetadata
+from peach.uv.lockfile import DependencyMetadata
 from peach.uv.pyproject import (
     PrivateIndex,
     ProjectSpec,

@@ -58,10 +58,20 @@ class LockedPackage:
 
 
 @dataclass(frozen=True)
+class DependencyMetadata:
+    """A `[[tool.uv.dependency-metadata]]` entry: the requirements uv assumes for one version."""
+
+    name: str
+    version: str
+    requires_dist: Tuple[str, ...]
+    provides_extras: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lock:
     packages: Tuple[LockedPackage, ...]
-    # `[[manifest.dependency-metadata]]`, as uv wrote it: (name, version, requires-dist, provides-extras)
-    declared_metadata: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...]], ...] = ()
+    # The dependency metadata the lock was made with: uv records it as `[[manifest.dependency-metadata]]`.
+    declared_metadata: Tuple[DependencyMetadata, ...] = ()
 
     @property
     def root(self) -> Optional[LockedPackage]:
@@ -124,8 +134,9 @@ def parse_lock(text: str) -> Lock:
             sdist_size=_size(sdist) if isinstance(sdist, Mapping) else -1,
         ))
     declared = tuple(
-        (str(m.get("name", "")), str(m.get("version", "")), tuple(str(r) for r in m.get("requires-dist", [])),
-         tuple(str(e) for e in m.get("provides-extras", [])))
+        DependencyMetadata(str(m.get("name", "")), str(m.get("version", "")),
+                           tuple(str(r) for r in m.get("requires-dist", [])),
+                           tuple(str(e) for e in m.get("provides-extras", [])))
         for m in (data.get("manifest", {}) or {}).get("dependency-metadata", [])
     )
     return Lock(tuple(packages), declared)

@@ -12,7 +12,7 @@ from typing import Tuple
 import tomlkit
 
 from peach.config.ids import EnvironmentId
-from peach.uv.platforms import DependencyMetadata
+from peach.uv.lockfile import DependencyMetadata
 
 
 @dataclass(frozen=True)

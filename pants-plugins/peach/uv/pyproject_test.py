@@ -3,7 +3,7 @@ from __future__ import annotations
 import tomlkit
 
 from peach.config.ids import EnvironmentId
-from peach.uv.platforms import DependencyMetadata
+from peach.uv.lockfile import DependencyMetadata
 from peach.uv.pyproject import (
     PrivateIndex,
     ProjectSpec,
