@@ -49,7 +49,7 @@ from peach.config import (
     parse_file,
     read_notebook,
 )
-from peach.config.decorators import DecoratedFunction, check_decorators, find_decorated
+from peach.config.decorators import DecoratedFunction, check_decorators, decorated_of, find_decorated
 from peach.config.ids import EnvironmentId, endpoint_name, task_name
 from peach.subsystem import BUILTIN_FRAMEWORK_STACK, PeachSubsystem
 from peach.target_types import (
@@ -193,7 +193,7 @@ async def peach_model(request: PeachModelRequest, buildroot: BuildRoot) -> Peach
             problems.extend(check_decorators(codops, found))
     if problems:
         raise ConfigError(problems)
-    decorated = FrozenDict({c.name: _decorated_of(c, found) for c in model.codops})
+    decorated = FrozenDict({c.name: decorated_of(c, found) for c in model.codops})
     return PeachModel(model, tuple(fc.path for fc in contents), decorated)
 
 
@@ -213,11 +213,6 @@ class PeachConfigModelRequest:
 async def peach_config_model(request: PeachConfigModelRequest) -> PeachModel:
     sources = await Get(HydratedSources, HydrateSourcesRequest(request.sources))
     return await Get(PeachModel, PeachModelRequest(sources.snapshot.digest))
-
-
-def _decorated_of(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> Tuple[DecoratedFunction, ...]:
-    paths = sorted({nb.path for nb in codops.notebooks})
-    return tuple(d for path in paths for d in found.get(path, ()))
 
 
 def escaping_paths(buildroot: str, paths: Iterable[str]) -> List[str]:

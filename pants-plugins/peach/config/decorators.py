@@ -2,7 +2,7 @@
 
 No Pants imports: the Pants side reads the notebooks (`notebooks.read_notebook`) and hands them in.
 `find_decorated` is a pure parse of one notebook (memoizable per notebook); `check_decorators` and
-`decorated_records` apply it to one codops, so a notebook shared by two codops is checked against the
+`decorated_of` apply it to one codops, so a notebook shared by two codops is checked against the
 environments of each, and listed for each.
 
 What counts (decided here, where §9 is silent):
@@ -352,16 +352,7 @@ def _conflict(codops: Codops, d: DecoratedFunction, ref: _ConfigRef) -> Problem:
                    f"write `py_env=\"{ref.environment}\"` in the decorator, or {config_fix}")
 
 
-def decorated_records(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> List[dict]:
-    """The decorated functions of this codops' notebooks, for `environments.json` (JSON-ready, sorted)."""
-    records = {
-        (d.notebook, d.cell, d.line, d.function, d.kind, d.environment)
-        for path in _notebook_paths(codops)
-        for d in found.get(path, ())
-    }
-    ordered = sorted(records, key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[5] is not None, r[5] or ""))
-    return [
-        {"notebook": notebook, "cell": cell, "line": line, "function": function, "decorator": kind,
-         "environment": environment}
-        for notebook, cell, line, function, kind, environment in ordered
-    ]
+def decorated_of(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> Tuple[DecoratedFunction, ...]:
+    """The decorated functions of this codops' notebooks (by notebook path, then as found), for
+    `environments.json`: a notebook shared by two codops is listed for each."""
+    return tuple(d for path in _notebook_paths(codops) for d in found.get(path, ()))

@@ -333,7 +333,6 @@ class Resolved:
     extras_from: Tuple[Entry, ...]  # entries whose extras were merged in (other than the winner)
     replaced: Tuple[Entry, ...]  # entries that lost to the winner (specified, earlier)
     dropped_bare: Tuple[Entry, ...]  # bare entries dropped because a specified one exists
-    position_of: Entry  # the entry whose position the final entry keeps (first appearance)
 
     @property
     def key(self) -> str:
@@ -382,7 +381,6 @@ def resolve(entries: Sequence[Entry]) -> Tuple[Resolved, ...]:
                 extras_from=tuple(e for e in group if e is not winner and set(e.req.extras) - set(winner.req.extras)),
                 replaced=tuple(e for e in remaining[:-1] if e.req.text != winner.req.text or e.tier != winner.tier),
                 dropped_bare=tuple(e for e in group if specified and e.req.is_bare),
-                position_of=group[0],
             )
         )
     return tuple(result)

@@ -43,10 +43,6 @@ class EnvironmentView:
     def label(self) -> str:
         return EnvironmentId(self.codops, self.environment).name
 
-    @property
-    def platform_label(self) -> str:
-        return f"{self.platform.name}, Python {self.python_version}"
-
 
 @dataclass(frozen=True)
 class EnvironmentResult:

@@ -98,7 +98,6 @@ def wheel_fits(filename: str, platform: Platform) -> bool:
         if tag_platform == "any":
             return True
         machine = platform.platform_machine.lower()
-        machine = {"arm64": "arm64", "amd64": "amd64"}.get(machine, machine)
         if platform.sys_platform == "linux" and tag_platform.startswith(("manylinux", "musllinux", "linux")):
             if tag_platform.endswith(platform.platform_machine):
                 return True
