@@ -7,7 +7,6 @@ from peach.config.requirements import (
     Entry,
     RequirementSyntaxError,
     UV_MARKER_SEPARATOR,
-    Tier,
     canonical_name,
     parse_requirement,
     render_requirement,

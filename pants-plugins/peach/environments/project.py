@@ -27,9 +27,7 @@ from peach.environments.index import (
 from peach.environments.platforms import ImagePlatforms
 from peach.subsystem import PeachSubsystem
 from peach.target_types import (
-    CodopsField,
     ConfigFilesField,
-    EnvironmentNameField,
     RequirementsField,
     environment_id,
     is_py_environment,

@@ -29,8 +29,8 @@ from pants.util.strutil import softwrap
 
 from peach.config import ConfigError, is_config_path
 from peach.config.model import CONFIG_NAMES
-from peach.generate import PeachSettings
 from peach.migrate import migrate
+from peach.read_configs import PeachSettings
 
 
 class PeachMigrateSubsystem(GoalSubsystem):
