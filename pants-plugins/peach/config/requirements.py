@@ -109,37 +109,7 @@ def parse_requirement(text: str) -> Req:
     stripped = text.strip()
     if not stripped:
         raise RequirementSyntaxError("the dependency is an empty string", "delete the empty entry")
-    if len(stripped) > MAX_REQUIREMENT_LENGTH:
-        raise RequirementSyntaxError(
-            f"the dependency is {len(stripped)} characters long (at most {MAX_REQUIREMENT_LENGTH})",
-            "write a package name with an optional version specifier",
-        )
-    if stripped.startswith("-"):
-        editable = re.match(r"^(-e|--editable)(\s|=|$)", stripped) is not None
-        raise RequirementSyntaxError(
-            "pip options (`-e`, `-r`, `--index-url`, ...) are not dependencies",
-            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`"
-            if editable
-            else "list a package name; indexes are configured by the platform, not per environment",
-        )
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", stripped) or re.match(r"^(git|hg|svn|bzr)\+", stripped):
-        raise RequirementSyntaxError(
-            "URL requirements are not allowed",
-            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
-        )
-    head, semicolon, marker = stripped.partition(";")
-    if semicolon and "\\" in marker and "\\" not in head:
-        raise RequirementSyntaxError(
-            "the marker holds a backslash: peach does not support it, because a current `packaging` reads "
-            "`\\` in a quoted string as a Python escape (PEP 508 does not define escapes) and uv reads it as it is, "
-            "so the two disagree on the value",
-            "compare with a value without backslashes",
-        )
-    if stripped.startswith((".", "/", "~")) or "\\" in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
-        raise RequirementSyntaxError(
-            "path requirements are not allowed",
-            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
-        )
+    _reject_unsupported(stripped)
     simple = _simple(stripped)
     if simple is not None:
         return simple
@@ -190,6 +160,41 @@ def parse_requirement(text: str) -> Req:
         specifier=render_specifier(clauses),
         marker=render_marker(parsed.marker) if parsed.marker else "",
     )
+
+
+def _reject_unsupported(stripped: str) -> None:
+    """What peach refuses before parsing: overlong strings, pip options, URLs, paths, backslashes in markers."""
+    if len(stripped) > MAX_REQUIREMENT_LENGTH:
+        raise RequirementSyntaxError(
+            f"the dependency is {len(stripped)} characters long (at most {MAX_REQUIREMENT_LENGTH})",
+            "write a package name with an optional version specifier",
+        )
+    if stripped.startswith("-"):
+        editable = re.match(r"^(-e|--editable)(\s|=|$)", stripped) is not None
+        raise RequirementSyntaxError(
+            "pip options (`-e`, `-r`, `--index-url`, ...) are not dependencies",
+            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`"
+            if editable
+            else "list a package name; indexes are configured by the platform, not per environment",
+        )
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", stripped) or re.match(r"^(git|hg|svn|bzr)\+", stripped):
+        raise RequirementSyntaxError(
+            "URL requirements are not allowed",
+            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
+        )
+    head, semicolon, marker = stripped.partition(";")
+    if semicolon and "\\" in marker and "\\" not in head:
+        raise RequirementSyntaxError(
+            "the marker holds a backslash: peach does not support it, because a current `packaging` reads "
+            "`\\` in a quoted string as a Python escape (PEP 508 does not define escapes) and uv reads it as it is, "
+            "so the two disagree on the value",
+            "compare with a value without backslashes",
+        )
+    if stripped.startswith((".", "/", "~")) or "\\" in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
+        raise RequirementSyntaxError(
+            "path requirements are not allowed",
+            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
+        )
 
 
 def _syntax_error(e: "pep508.ParserSyntaxError") -> RequirementSyntaxError:
