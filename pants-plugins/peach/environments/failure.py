@@ -60,7 +60,7 @@ def _advice(p: Provenance) -> List[str]:
     if not advice and p.tier == Tier.FRAMEWORK:
         advice.append(f"`{p.requirement}` is the framework stack's ({p.source}), fixed by the image: change the "
                       "other packages' pins instead")
-    if not advice and p.tier == "injected":
+    if not advice and p.tier == Tier.INJECTED:
         advice.append(f"`{p.requirement}` is injected into every environment ({p.source}): pin another version "
                       "of it in `base`, or change the other packages' pins")
     return advice
