@@ -13,7 +13,7 @@ from pants.testutil.rule_runner import RuleRunner
 from pants.vcs import changed
 from pants.vcs.changed import ChangedAddresses, ChangedRequest, DependentsOption
 
-from peach import generate, register
+from peach import generate, read_configs, register
 from peach.target_types import (
     CodopsField,
     ComponentRecord,
@@ -70,13 +70,14 @@ REPO = {
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
         rules=[
+            *read_configs.rules(),
             *generate.rules(),
             *changed.rules(),
             QueryRule(AllTargets, []),
             QueryRule(Targets, [DependenciesRequest]),
             QueryRule(Dependents, [DependentsRequest]),
             QueryRule(ChangedAddresses, [ChangedRequest]),
-            QueryRule(generate.PeachModel, [generate.PeachConfigModelRequest]),
+            QueryRule(read_configs.PeachModel, [read_configs.PeachConfigModelRequest]),
         ],
         target_types=register.target_types(),
     )
@@ -114,7 +115,7 @@ def test_an_edit_builds_again_only_the_targets_of_its_codops(rule_runner: RuleRu
     generator = rule_runner.get_target(Address("", target_name="peach"))
 
     def read() -> tuple:
-        found = rule_runner.request(generate.PeachModel, [generate.PeachConfigModelRequest(
+        found = rule_runner.request(read_configs.PeachModel, [read_configs.PeachConfigModelRequest(
             generator[PeachConfigSourcesField])])
         request = generate.GeneratePeachTargetsRequest(generator, generator.address, {"tags": ["peach"]}, {})
         helpers = generate.sources_helpers(generator.address, [*found.config_files, *found.model.notebook_paths],
@@ -239,7 +240,8 @@ def test_changed_framework_stack_reaches_every_environment(rule_runner: RuleRunn
 
 
 def test_split_environment_files() -> None:
-    runner = RuleRunner(rules=[*generate.rules(), *changed.rules(), QueryRule(ChangedAddresses, [ChangedRequest])],
+    runner = RuleRunner(rules=[*read_configs.rules(), *generate.rules(), *changed.rules(),
+                               QueryRule(ChangedAddresses, [ChangedRequest])],
                         target_types=register.target_types())
     runner.write_files({
         "BUILD": "peach_config(name='peach')",
@@ -313,7 +315,7 @@ def test_the_built_in_framework_stack_is_the_default(rule_runner: RuleRunner) ->
 def test_escaping_paths(tmp_path) -> None:
     import os
 
-    from peach.generate import escaping_paths
+    from peach.read_configs import escaping_paths
 
     root = tmp_path / "repo"
     (root / "nb").mkdir(parents=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pants.core.target_types import TargetGeneratorSourcesHelperTarget
 
-from peach import generate
+from peach import generate, read_configs
 from peach.environments import explain, index, lock, platforms, project
 from peach.goals import export, importcheck, insight, lockfiles, migrate, package, tailor
 from peach.target_types import (
@@ -31,6 +31,7 @@ def target_types():
 
 def rules():
     return [
+        *read_configs.rules(),
         *generate.rules(),
         *tool.rules(),
         *credentials.rules(),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Tuple, Type
+from typing import Any, Iterable, List, Optional, Tuple, Type
 
 from pants.engine.addresses import Address
 from pants.engine.target import (
@@ -21,6 +21,7 @@ from pants.option.global_options import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
 from peach.config.decorators import DecoratedFunction
+from peach.config.ids import RESOLVE_PREFIX, EnvironmentId, codops_resolve_prefix
 from peach.config.model import CONFIG_FILE_GLOBS
 from peach.config.requirements import Provenance
 
@@ -312,3 +313,32 @@ class PeachConfigTarget(TargetGenerator):
     core_fields = (*COMMON_TARGET_FIELDS, PeachConfigSourcesField)
     copied_fields = COMMON_TARGET_FIELDS
     moved_fields = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# What a target is, in the names of `peach.config.ids`
+# ---------------------------------------------------------------------------------------------
+
+
+def is_py_environment(target: Target) -> bool:
+    """Whether `target` is an environment (a `py_environment`, or a target with its fields)."""
+    return target.has_fields((CodopsField, EnvironmentNameField, RequirementsField))
+
+
+def environment_id(target: Target) -> EnvironmentId:
+    """The environment a `py_environment` is."""
+    return EnvironmentId(target[CodopsField].value, target[EnvironmentNameField].value)
+
+
+def resolve_selectors(targets: Iterable[Target]) -> List[str]:
+    """The resolves the targets stand for (see `peach.config.ids.selects`): an environment its own,
+    a codops `peach/<codops>/` (its environments), a `peach_config`'s `_all` `peach/` (every one)."""
+    selectors = []
+    for target in targets:
+        if is_py_environment(target):
+            selectors.append(environment_id(target).resolve)
+        elif target.has_field(PeachCodopsDependenciesField):
+            selectors.append(codops_resolve_prefix(target[CodopsField].value))
+        elif target.has_field(PeachAllDependenciesField):
+            selectors.append(RESOLVE_PREFIX)
+    return selectors

@@ -35,7 +35,7 @@ from peach.config.requirements import parse_requirement
 
 
 def pipeline(repo: Path, injected: List[str], steps: Dict[str, float]) -> int:
-    """Every step of `generate.peach_model`, in its order; adds each step's seconds to `steps`."""
+    """Every step of `read_configs.peach_model`, in its order; adds each step's seconds to `steps`."""
 
     def timed(name: str, fn: Callable):
         start = time.perf_counter()

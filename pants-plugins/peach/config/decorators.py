@@ -2,7 +2,7 @@
 
 No Pants imports: the Pants side reads the notebooks (`notebooks.read_notebook`) and hands them in.
 `find_decorated` is a pure parse of one notebook (memoizable per notebook); `check_decorators` and
-`decorated_records` apply it to one codops, so a notebook shared by two codops is checked against the
+`decorated_of` apply it to one codops, so a notebook shared by two codops is checked against the
 environments of each, and listed for each.
 
 What counts (decided here, where §9 is silent):
@@ -52,8 +52,9 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from peach.config.errors import Problem, did_you_mean, quote_list, shorten
-from peach.config.model import BASE, Codops
+from peach.config.model import BASE, Codops, EnvironmentKind
 from peach.config.notebooks import NotebookCells
+from peach.config.typed import Source
 
 KINDS = ("peach", "task", "endpoint_component")
 
@@ -269,7 +270,7 @@ class _ConfigRef:
     owner: str  # `endpoints.recommend.components.main` or `tasks.reindex`
     selector: str  # where its `py_env` goes: `endpoints.recommend` or `tasks.reindex`
     environment: str
-    declared_in: str  # `file:line` of the `notebook:` key
+    declared_in: Source  # of the `notebook:` key
 
 
 def _config_refs(codops: Codops) -> Dict[Tuple[str, str], Tuple[_ConfigRef, ...]]:
@@ -292,7 +293,7 @@ def _notebook_paths(codops: Codops) -> List[str]:
 
 def valid_environments(codops: Codops) -> List[str]:
     """The environments code may select: `base` and the declared ones (not the internal gateway)."""
-    return sorted({BASE, *(e.name for e in codops.environments if e.kind != "gateway")})
+    return sorted({BASE, *(e.name for e in codops.environments if e.kind != EnvironmentKind.GATEWAY)})
 
 
 def check_decorators(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> Tuple[Problem, ...]:
@@ -338,7 +339,7 @@ def _unknown(codops: Codops, d: DecoratedFunction, valid: List[str], configured:
 
 
 def _conflict(codops: Codops, d: DecoratedFunction, ref: _ConfigRef) -> Problem:
-    config_file = ref.declared_in.rpartition(":")[0] or ref.declared_in
+    config_file = ref.declared_in.path
     what = (f"{_where(d)} selects `py_env=\"{d.environment}\"`, but the config of codops `{codops.name}` runs "
             f"`{shorten(d.function, 60)}` as `{ref.owner}` in the environment `{ref.environment}` "
             f"({ref.declared_in}); the two must agree")
@@ -351,16 +352,7 @@ def _conflict(codops: Codops, d: DecoratedFunction, ref: _ConfigRef) -> Problem:
                    f"write `py_env=\"{ref.environment}\"` in the decorator, or {config_fix}")
 
 
-def decorated_records(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> List[dict]:
-    """The decorated functions of this codops' notebooks, for `environments.json` (JSON-ready, sorted)."""
-    records = {
-        (d.notebook, d.cell, d.line, d.function, d.kind, d.environment)
-        for path in _notebook_paths(codops)
-        for d in found.get(path, ())
-    }
-    ordered = sorted(records, key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[5] is not None, r[5] or ""))
-    return [
-        {"notebook": notebook, "cell": cell, "line": line, "function": function, "decorator": kind,
-         "environment": environment}
-        for notebook, cell, line, function, kind, environment in ordered
-    ]
+def decorated_of(codops: Codops, found: Mapping[str, Tuple[DecoratedFunction, ...]]) -> Tuple[DecoratedFunction, ...]:
+    """The decorated functions of this codops' notebooks (by notebook path, then as found), for
+    `environments.json`: a notebook shared by two codops is listed for each."""
+    return tuple(d for path in _notebook_paths(codops) for d in found.get(path, ()))

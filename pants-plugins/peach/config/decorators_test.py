@@ -8,12 +8,18 @@ from peach.config import ConfigError, build_model, make_settings, read_notebook
 from peach.config.decorators import (
     DecoratedFunction,
     check_decorators,
-    decorated_records,
+    decorated_of,
     find_decorated,
     parse_cell,
 )
 
 FRAMEWORK = b"ray[serve]==2.60.0\nfastapi==0.165.0\npydantic==2.14.3\nstarlette==1.10.0\nprotobuf==7.36.2\n"
+
+
+def decorated_records(codops, found_functions) -> list:
+    """`decorated_of` as the fields `environments.json` lists, to compare with."""
+    return [{"notebook": d.notebook, "cell": d.cell, "line": d.line, "function": d.function, "decorator": d.kind,
+             "environment": d.environment} for d in decorated_of(codops, found_functions)]
 
 
 def settings():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from peach.config.errors import (
     ConfigError,
@@ -25,6 +25,7 @@ from peach.config.model import (
     Endpoint,
     EnvDecl,
     Environment,
+    EnvironmentKind,
     FileConfig,
     Model,
     PyEnvRef,
@@ -33,6 +34,7 @@ from peach.config.model import (
 from peach.config.reader import read_config_file
 from peach.config.requirements import Entry, Tier, resolve
 from peach.config.settings import Settings
+from peach.config.typed import Source
 
 _CODOPS_LINE = re.compile(rb"^codops:[ \t]*[\"']?([a-z0-9][a-z0-9_-]{0,63})[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
 
@@ -131,52 +133,9 @@ def merge_codops(
         for decl in config.envs:
             env_decls.setdefault(decl.name, []).append(decl)
 
-    framework = settings.framework_keys
-    for env_name, decls in env_decls.items():
-        first = decls[0]
-        if env_name == settings.gateway_environment:
-            problems.add(Problem(first.path, first.line, f"py_environments.{env_name}",
-                                 f"`{env_name}` is reserved for the internal CodopsGateway environment",
-                                 "any other environment name", "rename the environment"))
-        folded = [other for other in env_decls if other != env_name and other.lower() == env_name.lower()]
-        if folded and env_name > folded[0]:
-            problems.add(Problem(first.path, first.line, f"py_environments.{env_name}",
-                                 f"`{env_name}` differs from the environment `{folded[0]}` only in letter case; "
-                                 "their project directories would collide on some file systems",
-                                 VALID_NAME, f"use one spelling, `{folded[0]}`"))
-        deps = [d for decl in decls for d in decl.deps]
-        for dep in deps:
-            if dep.req.key in framework:
-                stack = framework[dep.req.key]
-                problems.add(Problem(dep.path, dep.line, dep.key,
-                                     f"`{dep.req.name}` belongs to the framework stack, which is pinned into every "
-                                     f"environment to stay in sync with the serving image (`{stack.req.text}`, "
-                                     f"{stack.source})",
-                                     "packages outside the framework stack",
-                                     "remove the entry: the framework stack already provides it"))
-        _check_tier_conflicts(deps, problems)
-
-    declared = sorted(env_decls)
-    all_names = sorted({BASE, *declared})
-    base_deps = [Entry(d.req, Tier.BASE, f"{d.path}:{d.line}") for decl in env_decls.get(BASE, []) for d in decl.deps]
-    base_files = tuple(sorted({d.path for d in env_decls.get(BASE, [])}))
-
-    def environment(env_name: str, kind: str) -> Environment:
-        own = [] if kind != "named" else [
-            Entry(d.req, Tier.ENVIRONMENT, f"{d.path}:{d.line}") for decl in env_decls[env_name] for d in decl.deps
-        ]
-        own_files = {d.path for d in env_decls.get(env_name, [])} if kind == "named" else set()
-        return Environment(
-            codops=name,
-            name=env_name,
-            kind=kind,
-            resolved=resolve([*settings.injected, *base_deps, *own, *settings.framework]),
-            source_files=tuple(sorted({*base_files, *own_files})),
-        )
-
-    environments = [environment(BASE, "base")]
-    environments.extend(environment(n, "named") for n in declared if n != BASE)
-    environments.append(environment(settings.gateway_environment, "gateway"))
+    _check_declarations(env_decls, settings, problems)
+    environments = _environments(name, env_decls, settings)
+    all_names = sorted({BASE, *env_decls})
 
     invalid = {env for config in files for env in config.invalid_envs}
     for config in files if check_refs else ():
@@ -202,6 +161,59 @@ def merge_codops(
         endpoints=tuple(sorted(endpoints, key=lambda e: e.name)),
         tasks=tuple(sorted(tasks, key=lambda t: t.name)),
     )
+
+
+def _check_declarations(env_decls: Mapping[str, Sequence[EnvDecl]], settings: Settings, problems: ProblemCollector) -> None:
+    """The environments' declarations: reserved and case-folded names, framework packages, tier conflicts."""
+    framework = settings.framework_keys
+    for env_name, decls in env_decls.items():
+        first = decls[0]
+        if env_name == settings.gateway_environment:
+            problems.add(Problem(first.path, first.line, f"py_environments.{env_name}",
+                                 f"`{env_name}` is reserved for the internal CodopsGateway environment",
+                                 "any other environment name", "rename the environment"))
+        folded = [other for other in env_decls if other != env_name and other.lower() == env_name.lower()]
+        if folded and env_name > folded[0]:
+            problems.add(Problem(first.path, first.line, f"py_environments.{env_name}",
+                                 f"`{env_name}` differs from the environment `{folded[0]}` only in letter case; "
+                                 "their project directories would collide on some file systems",
+                                 VALID_NAME, f"use one spelling, `{folded[0]}`"))
+        deps = [d for decl in decls for d in decl.deps]
+        for dep in deps:
+            if dep.req.key in framework:
+                stack = framework[dep.req.key]
+                problems.add(Problem(dep.path, dep.line, dep.key,
+                                     f"`{dep.req.name}` belongs to the framework stack, which is pinned into every "
+                                     f"environment to stay in sync with the serving image (`{stack.req.text}`, "
+                                     f"{stack.source})",
+                                     "packages outside the framework stack",
+                                     "remove the entry: the framework stack already provides it"))
+        _check_tier_conflicts(deps, problems)
+
+
+def _environments(name: str, env_decls: Mapping[str, Sequence[EnvDecl]], settings: Settings) -> List[Environment]:
+    """`base`, the declared environments (by name) and the gateway environment, each resolved (§4)."""
+    declared = sorted(env_decls)
+    base_deps = [Entry(d.req, Tier.BASE, Source(d.path, d.line)) for decl in env_decls.get(BASE, []) for d in decl.deps]
+    base_files = tuple(sorted({d.path for d in env_decls.get(BASE, [])}))
+
+    def environment(env_name: str, kind: EnvironmentKind) -> Environment:
+        own = [] if kind != EnvironmentKind.NAMED else [
+            Entry(d.req, Tier.ENVIRONMENT, Source(d.path, d.line)) for decl in env_decls[env_name] for d in decl.deps
+        ]
+        own_files = {d.path for d in env_decls.get(env_name, [])} if kind == EnvironmentKind.NAMED else set()
+        return Environment(
+            codops=name,
+            name=env_name,
+            kind=kind,
+            resolved=resolve([*settings.injected, *base_deps, *own, *settings.framework]),
+            source_files=tuple(sorted({*base_files, *own_files})),
+        )
+
+    environments = [environment(BASE, EnvironmentKind.BASE)]
+    environments.extend(environment(n, EnvironmentKind.NAMED) for n in declared if n != BASE)
+    environments.append(environment(settings.gateway_environment, EnvironmentKind.GATEWAY))
+    return environments
 
 
 def _unique(seen, key, path, line, problems, codops) -> bool:

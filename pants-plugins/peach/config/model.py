@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from peach.config.requirements import Provenance, Req, Resolved
+from peach.config.typed import Source, TextEnum
 
 BASE = "base"
 DEFAULT_GATEWAY_ENVIRONMENT = "codops-gateway"
@@ -35,20 +36,28 @@ REMOVED_FIX = (
     "`py_environments.<env>.dependencies` and select the environment with `py_env`"
 )
 
-CONFIG_FILE_GLOBS = ("**/peach.conf/*.yaml", "**/peach.conf/*.yml", "**/peach.yaml")
+# The config file names, defined here only: a directory's `peach.yaml`, or the `.yaml`/`.yml` files
+# of its `peach.conf/`.
+CONFIG_FILE = "peach.yaml"
+CONFIG_DIR = "peach.conf"
+CONFIG_EXTENSIONS = (".yaml", ".yml")
+# The config files of one directory, as globs relative to it.
+CONFIG_NAMES = (*(f"{CONFIG_DIR}/*{ext}" for ext in CONFIG_EXTENSIONS), CONFIG_FILE)
+# Every config file below a directory (the default sources of a `peach_config`).
+CONFIG_FILE_GLOBS = tuple(f"**/{name}" for name in CONFIG_NAMES)
 
 
 def is_config_path(path: str) -> bool:
     directory, name = posixpath.split(path)
-    if name == "peach.yaml":
+    if name == CONFIG_FILE:
         return True
-    return posixpath.basename(directory) == "peach.conf" and name.endswith((".yaml", ".yml"))
+    return posixpath.basename(directory) == CONFIG_DIR and name.endswith(CONFIG_EXTENSIONS)
 
 
 def config_base_dir(path: str) -> str:
     """The directory notebook paths are relative to: the one holding `peach.conf/` or `peach.yaml`."""
     directory = posixpath.dirname(path)
-    if posixpath.basename(directory) == "peach.conf":
+    if posixpath.basename(directory) == CONFIG_DIR:
         return posixpath.dirname(directory)
     return directory
 
@@ -65,9 +74,9 @@ class Notebook:
     path: str
     method: str
     full_notebook: bool
-    declared_in: str  # `file:line` of the `notebook:` key
+    declared_in: Source  # of the `notebook:` key
     owner: str  # `endpoints.recommend.components.main` or `tasks.reindex`
-    method_declared_in: str = ""  # `file:line` of the `method:` key (else that of `notebook:`)
+    method_declared_in: Optional[Source] = None  # of the `method:` key (else that of `notebook:`)
 
 
 @dataclass(frozen=True)
@@ -97,11 +106,19 @@ class Task:
     line: int
 
 
+class EnvironmentKind(TextEnum):
+    """`base`, an environment the configs name, or the CodopsGateway environment."""
+
+    BASE = "base"
+    NAMED = "named"
+    GATEWAY = "gateway"
+
+
 @dataclass(frozen=True)
 class Environment:
     codops: str
     name: str
-    kind: str  # "base", "named" or "gateway"
+    kind: EnvironmentKind
     resolved: Tuple[Resolved, ...]
     source_files: Tuple[str, ...]  # the config files whose content this environment depends on
 

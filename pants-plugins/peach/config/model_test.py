@@ -16,6 +16,7 @@ from peach.config import (
     make_settings,
     read_notebook,
 )
+from peach.config.names import matches_any
 
 
 def read_all(contents: Dict[str, bytes]) -> Dict[str, object]:
@@ -180,7 +181,10 @@ def test_injected_libraries_are_configurable() -> None:
 
 def test_private_package_patterns() -> None:
     s = settings(private_packages=["pipe-*", "corp_secret"])
-    assert s.is_private("Pipe_Algorithms.Lib") and s.is_private("corp-secret") and not s.is_private("numpy")
+    def is_private(name: str) -> bool:
+        return matches_any(name, s.private_packages)
+
+    assert is_private("Pipe_Algorithms.Lib") and is_private("corp-secret") and not is_private("numpy")
 
 
 # --- union across files -------------------------------------------------------------------------

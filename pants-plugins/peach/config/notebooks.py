@@ -57,22 +57,22 @@ def check_notebooks(model: Model, notebooks: Mapping[str, NotebookCells], escapi
     escaping = frozenset(escaping)
     for codops in model.codops:
         for nb in codops.notebooks:
-            file, _, line = nb.declared_in.rpartition(":")
+            file, line = nb.declared_in.path, nb.declared_in.line
             key = f"{nb.owner}.notebook"
             if nb.path in escaping:
-                problems.add(Problem(file, int(line), key,
+                problems.add(Problem(file, line, key,
                                      f"`{nb.path}` is a symbolic link that leads outside the repository",
                                      "a notebook file inside the repository",
                                      "copy the notebook into the repository instead of linking to it"))
                 continue
             if nb.path not in notebooks:
-                problems.add(Problem(file, int(line), key, f"the notebook `{nb.path}` does not exist",
+                problems.add(Problem(file, line, key, f"the notebook `{nb.path}` does not exist",
                                      "a path relative to the directory that holds `peach.conf/` (or `peach.yaml`)",
                                      "fix the path, or add the notebook to the repository"))
                 continue
             source = notebooks[nb.path].source
             if source is None:
-                problems.add(Problem(file, int(line), key, f"`{nb.path}` is not a valid Jupyter notebook (not JSON "
+                problems.add(Problem(file, line, key, f"`{nb.path}` is not a valid Jupyter notebook (not JSON "
                                      "with a `cells` list)", "an `.ipynb` file saved by Jupyter",
                                      "re-save the notebook from Jupyter"))
                 continue
@@ -82,8 +82,8 @@ def check_notebooks(model: Model, notebooks: Mapping[str, NotebookCells], escapi
                 what = f"no code cell of `{nb.path}` defines `{nb.method}` (a top-level `def {nb.method}(`)"
                 if guess:
                     what += f"; did you mean `{guess}`?"
-                method_file, _, method_line = (nb.method_declared_in or nb.declared_in).rpartition(":")
-                problems.add(Problem(method_file, int(method_line), f"{nb.owner}.method", what,
+                declared = nb.method_declared_in or nb.declared_in
+                problems.add(Problem(declared.path, declared.line, f"{nb.owner}.method", what,
                                      f"the functions the notebook defines: {quote_list(defined)}",
                                      f"set `method: {guess}`" if guess else f"define `{nb.method}` in the notebook"))
     problems.raise_if_any()

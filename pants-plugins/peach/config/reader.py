@@ -39,6 +39,7 @@ from peach.config.requirements import (
     RequirementSyntaxError,
     parse_requirement,
 )
+from peach.config.typed import Source
 from peach.config.yamlload import (
     YamlLoadError,
     YMap,
@@ -205,8 +206,8 @@ class FileReader(ValueChecks):
                 method = None
         if path is None or method is None:
             return None
-        return Notebook(path, method, full_value, f"{self.path}:{nb_node.line}", key,
-                        f"{self.path}:{method_node.line}")
+        return Notebook(path, method, full_value, Source(self.path, nb_node.line), key,
+                        Source(self.path, method_node.line))
 
     def notebook_path(self, value: str, node: YNode, key: str) -> Optional[str]:
         valid = "a relative path to an `.ipynb` file inside the repository"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Tuple
 
 from peach.config.errors import shorten
 from peach.config.names import canonical_name
+from peach.config.typed import Source, TextEnum
 
 from peach.vendor import pep508
 from peach.vendor.pep508._specifier import SPECIFIER_REGEX_STR
@@ -31,7 +32,7 @@ _PEP508_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 MAX_REQUIREMENT_LENGTH = 500
 
 
-class Tier:
+class Tier(TextEnum):
     """Where an entry of an environment's candidate list comes from, in list order (§4)."""
 
     INJECTED = "injected"
@@ -56,14 +57,32 @@ class Req:
         return not self.specifier
 
     def render(self, extras: Optional[Iterable[str]] = None) -> str:
-        extras = tuple(sorted(set(self.extras if extras is None else extras)))
-        text = self.name
-        if extras:
-            text += "[" + ",".join(extras) + "]"
-        text += self.specifier
-        if self.marker:
-            text += f"; {self.marker}"
-        return text
+        """The requirement in peach's spelling, with `extras` (sorted, once each) instead of its own if given."""
+        return render_requirement(self.name, sorted(set(self.extras if extras is None else extras)),
+                                  self.specifier, self.marker)
+
+    def pinned(self, version: str) -> str:
+        """The requirement pinned to `version` (`==<version>`), with its extras and marker."""
+        return render_requirement(self.name, sorted(set(self.extras)), f"=={version}", self.marker)
+
+
+# How uv spells the separator before a marker in the requirements it writes (a lock's
+# `requires-dist`, `uv pip compile` output): what peach reads from a lock or writes for uv keeps
+# it, so lock-changes.json and the dependency metadata of pyproject.toml read as uv's own files.
+UV_MARKER_SEPARATOR = " ; "
+
+
+def render_requirement(
+    name: str, extras: Iterable[str] = (), specifier: str = "", marker: str = "", marker_separator: str = "; "
+) -> str:
+    """The one renderer of a requirement: `name[extras]specifier; marker`, the extras in the order given.
+
+    peach's own lists (environments' requirements, `environments.json`) use `; `; what comes from
+    or goes to uv passes `UV_MARKER_SEPARATOR`.
+    """
+    extras = tuple(extras)
+    return (name + (f"[{','.join(extras)}]" if extras else "") + specifier
+            + (f"{marker_separator}{marker}" if marker else ""))
 
 
 class RequirementSyntaxError(ValueError):
@@ -90,37 +109,7 @@ def parse_requirement(text: str) -> Req:
     stripped = text.strip()
     if not stripped:
         raise RequirementSyntaxError("the dependency is an empty string", "delete the empty entry")
-    if len(stripped) > MAX_REQUIREMENT_LENGTH:
-        raise RequirementSyntaxError(
-            f"the dependency is {len(stripped)} characters long (at most {MAX_REQUIREMENT_LENGTH})",
-            "write a package name with an optional version specifier",
-        )
-    if stripped.startswith("-"):
-        editable = re.match(r"^(-e|--editable)(\s|=|$)", stripped) is not None
-        raise RequirementSyntaxError(
-            "pip options (`-e`, `-r`, `--index-url`, ...) are not dependencies",
-            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`"
-            if editable
-            else "list a package name; indexes are configured by the platform, not per environment",
-        )
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", stripped) or re.match(r"^(git|hg|svn|bzr)\+", stripped):
-        raise RequirementSyntaxError(
-            "URL requirements are not allowed",
-            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
-        )
-    head, semicolon, marker = stripped.partition(";")
-    if semicolon and "\\" in marker and "\\" not in head:
-        raise RequirementSyntaxError(
-            "the marker holds a backslash: peach does not support it, because a current `packaging` reads "
-            "`\\` in a quoted string as a Python escape (PEP 508 does not define escapes) and uv reads it as it is, "
-            "so the two disagree on the value",
-            "compare with a value without backslashes",
-        )
-    if stripped.startswith((".", "/", "~")) or "\\" in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
-        raise RequirementSyntaxError(
-            "path requirements are not allowed",
-            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
-        )
+    _reject_unsupported(stripped)
     simple = _simple(stripped)
     if simple is not None:
         return simple
@@ -171,6 +160,41 @@ def parse_requirement(text: str) -> Req:
         specifier=render_specifier(clauses),
         marker=render_marker(parsed.marker) if parsed.marker else "",
     )
+
+
+def _reject_unsupported(stripped: str) -> None:
+    """What peach refuses before parsing: overlong strings, pip options, URLs, paths, backslashes in markers."""
+    if len(stripped) > MAX_REQUIREMENT_LENGTH:
+        raise RequirementSyntaxError(
+            f"the dependency is {len(stripped)} characters long (at most {MAX_REQUIREMENT_LENGTH})",
+            "write a package name with an optional version specifier",
+        )
+    if stripped.startswith("-"):
+        editable = re.match(r"^(-e|--editable)(\s|=|$)", stripped) is not None
+        raise RequirementSyntaxError(
+            "pip options (`-e`, `-r`, `--index-url`, ...) are not dependencies",
+            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`"
+            if editable
+            else "list a package name; indexes are configured by the platform, not per environment",
+        )
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", stripped) or re.match(r"^(git|hg|svn|bzr)\+", stripped):
+        raise RequirementSyntaxError(
+            "URL requirements are not allowed",
+            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
+        )
+    head, semicolon, marker = stripped.partition(";")
+    if semicolon and "\\" in marker and "\\" not in head:
+        raise RequirementSyntaxError(
+            "the marker holds a backslash: peach does not support it, because a current `packaging` reads "
+            "`\\` in a quoted string as a Python escape (PEP 508 does not define escapes) and uv reads it as it is, "
+            "so the two disagree on the value",
+            "compare with a value without backslashes",
+        )
+    if stripped.startswith((".", "/", "~")) or "\\" in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
+        raise RequirementSyntaxError(
+            "path requirements are not allowed",
+            "publish the package to the private index and depend on it by name, e.g. `mypkg==1.2.0`",
+        )
 
 
 def _syntax_error(e: "pep508.ParserSyntaxError") -> RequirementSyntaxError:
@@ -261,8 +285,8 @@ class Entry:
     """One candidate entry of an environment's requirement list, with where it came from."""
 
     req: Req
-    tier: str
-    source: str  # `file:line`, or the option it came from
+    tier: Tier
+    source: Source
 
     def describe(self) -> str:
         return f"`{self.req.text}` ({self.tier}, {self.source})"
@@ -273,8 +297,8 @@ class Declaration:
     """One entry of an environment's candidate list, as declared."""
 
     requirement: str
-    tier: str  # injected, base, environment or framework
-    source: str  # `file:line`, or the option it came from
+    tier: Tier
+    source: Source
 
 
 @dataclass(frozen=True)
@@ -283,8 +307,8 @@ class Provenance:
 
     requirement: str  # the final entry
     package: str  # its canonical name
-    tier: str  # the tier of the entry that won
-    source: str  # `file:line` (or option) of the entry that won
+    tier: Tier  # the tier of the entry that won
+    source: Source  # of the entry that won
     replaced: Tuple[Declaration, ...] = ()  # earlier specified entries it replaced (last one wins)
     dropped_bare: Tuple[Declaration, ...] = ()  # bare entries dropped because a specified one exists
     extras_from: Tuple[Declaration, ...] = ()  # entries whose extras were merged in
@@ -314,7 +338,6 @@ class Resolved:
     extras_from: Tuple[Entry, ...]  # entries whose extras were merged in (other than the winner)
     replaced: Tuple[Entry, ...]  # entries that lost to the winner (specified, earlier)
     dropped_bare: Tuple[Entry, ...]  # bare entries dropped because a specified one exists
-    position_of: Entry  # the entry whose position the final entry keeps (first appearance)
 
     @property
     def key(self) -> str:
@@ -363,16 +386,6 @@ def resolve(entries: Sequence[Entry]) -> Tuple[Resolved, ...]:
                 extras_from=tuple(e for e in group if e is not winner and set(e.req.extras) - set(winner.req.extras)),
                 replaced=tuple(e for e in remaining[:-1] if e.req.text != winner.req.text or e.tier != winner.tier),
                 dropped_bare=tuple(e for e in group if specified and e.req.is_bare),
-                position_of=group[0],
             )
         )
     return tuple(result)
-
-
-def pin(resolved: Resolved, version: str, source: str) -> Resolved:
-    """A bare final entry pinned to `version` (the private index's latest release)."""
-    req = resolved.winner.req
-    pinned = replace(req, specifier=f"=={version}", text=f"{req.name}=={version}")
-    winner = Entry(pinned, resolved.winner.tier, source)
-    extras = sorted({*req.extras, *(x for e in resolved.extras_from for x in e.req.extras)})
-    return replace(resolved, winner=winner, text=pinned.render(extras))

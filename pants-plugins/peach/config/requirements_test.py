@@ -6,10 +6,10 @@ from peach.config import requirements
 from peach.config.requirements import (
     Entry,
     RequirementSyntaxError,
-    Tier,
+    UV_MARKER_SEPARATOR,
     canonical_name,
     parse_requirement,
-    pin,
+    render_requirement,
     resolve,
 )
 
@@ -125,11 +125,14 @@ def test_same_string_twice_is_not_a_replacement() -> None:
     assert resolved.provenance().summary() == "a==1 <- base (base.yaml:2)"
 
 
-def test_pin_keeps_extras_and_records_source() -> None:
-    (resolved,) = resolve(entries(Tier.INJECTED, "pipe-algorithms-lib"))
-    pinned = pin(resolved, "1.1.0", "latest release on the private index")
-    assert pinned.text == "pipe-algorithms-lib==1.1.0"
-    assert pinned.provenance().summary() == "pipe-algorithms-lib==1.1.0 <- injected (latest release on the private index)"
+def test_one_renderer_spells_every_requirement() -> None:
+    req = parse_requirement("Pipe_Lib[b,a,b] ; python_version >= '3.11'")
+    assert req.render() == "Pipe_Lib[a,b]; python_version >= \"3.11\""
+    assert req.pinned("1.1.0") == "Pipe_Lib[a,b]==1.1.0; python_version >= \"3.11\""
+    assert parse_requirement("numpy").pinned("2.0.0") == "numpy==2.0.0"
+    assert render_requirement("six", ("x",), "==1.17.0", "sys_platform == 'linux'", UV_MARKER_SEPARATOR) == (
+        "six[x]==1.17.0 ; sys_platform == 'linux'")
+    assert render_requirement("six") == "six"
 
 
 def test_resolution_keeps_the_order_of_first_declaration() -> None:

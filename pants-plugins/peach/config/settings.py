@@ -9,7 +9,6 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from peach.config.errors import ConfigError, Problem, shorten
 from peach.config.model import BASE, DEFAULT_GATEWAY_ENVIRONMENT, NAME_RE, VALID_NAME
-from peach.config.names import matches_any
 from peach.config.requirements import (
     VALID_REQUIREMENT,
     Entry,
@@ -17,6 +16,7 @@ from peach.config.requirements import (
     Tier,
     parse_requirement,
 )
+from peach.config.typed import Source
 
 
 @dataclass(frozen=True)
@@ -32,16 +32,13 @@ class Settings:
     def framework_keys(self) -> Dict[str, Entry]:
         return {entry.req.key: entry for entry in self.framework}
 
-    def is_private(self, name: str) -> bool:
-        return matches_any(name, self.private_packages)
-
 
 def parse_option_requirements(option: str, values: Sequence[str]) -> Tuple[Entry, ...]:
     """Requirements given in an option; a bad one is a ConfigError naming the option."""
     entries, problems = [], []
     for value in values:
         try:
-            entries.append(Entry(parse_requirement(value), Tier.INJECTED, option))
+            entries.append(Entry(parse_requirement(value), Tier.INJECTED, Source(option)))
         except RequirementSyntaxError as e:
             problems.append(Problem(option, 0, "", f"`{shorten(value)}`: {e.what}", VALID_REQUIREMENT, e.fix))
     if problems:
@@ -74,7 +71,7 @@ def make_settings(
     )
 
 
-def parse_requirements_file(path: str, content: bytes, tier: str) -> Tuple[Entry, ...]:
+def parse_requirements_file(path: str, content: bytes, tier: Tier) -> Tuple[Entry, ...]:
     """A requirements file (one requirement a line, `#` comments) such as the framework stack."""
     entries, problems = [], []
     try:
@@ -86,7 +83,7 @@ def parse_requirements_file(path: str, content: bytes, tier: str) -> Tuple[Entry
         if not stripped:
             continue
         try:
-            entries.append(Entry(parse_requirement(stripped), tier, f"{path}:{number}"))
+            entries.append(Entry(parse_requirement(stripped), tier, Source(path, number)))
         except RequirementSyntaxError as e:
             problems.append(Problem(path, number, "", f"`{shorten(stripped)}`: {e.what}", VALID_REQUIREMENT, e.fix))
     if problems:

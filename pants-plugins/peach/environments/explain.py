@@ -11,7 +11,7 @@ from pants.util.logging import LogLevel
 
 from peach.environments.failure import resolution_failure
 from peach.environments.project import EnvironmentRequest
-from peach.target_types import CodopsField, EnvironmentNameField, ProvenanceField
+from peach.target_types import ProvenanceField, environment_id, is_py_environment
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,7 @@ class ResolutionFailureMessage:
 async def explain_resolution_failure(failure: ResolutionFailure, targets: AllTargets) -> ResolutionFailureMessage:
     request = failure.request
     provenance = next(
-        (t[ProvenanceField].value for t in targets
-         if t.has_fields((CodopsField, EnvironmentNameField, ProvenanceField))
-         and t[CodopsField].value == request.codops and t[EnvironmentNameField].value == request.environment),
+        (t[ProvenanceField].value for t in targets if is_py_environment(t) and environment_id(t) == request.id),
         (),
     )
     return ResolutionFailureMessage(resolution_failure(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, List, Sequence, Set
 
-from peach.config.requirements import Declaration, Provenance
+from peach.config.requirements import Declaration, Provenance, Tier
 
 MAX_EXPLANATION_LINES = 8
 
@@ -55,12 +55,12 @@ def _advice(p: Provenance) -> List[str]:
     advice = []
     for d in p.declarations:
         specified = re.search(r"[<>=!~]|@", d.requirement.split(";", 1)[0]) is not None
-        if d.tier in ("base", "environment") and specified:
+        if d.tier in (Tier.BASE, Tier.ENVIRONMENT) and specified:
             advice.append(f"loosen or remove the pin `{d.requirement}` at {d.source}")
-    if not advice and p.tier == "framework":
+    if not advice and p.tier == Tier.FRAMEWORK:
         advice.append(f"`{p.requirement}` is the framework stack's ({p.source}), fixed by the image: change the "
                       "other packages' pins instead")
-    if not advice and p.tier == "injected":
+    if not advice and p.tier == Tier.INJECTED:
         advice.append(f"`{p.requirement}` is injected into every environment ({p.source}): pin another version "
                       "of it in `base`, or change the other packages' pins")
     return advice

@@ -16,7 +16,6 @@ The steps, each its own cached process:
 from __future__ import annotations
 
 import logging
-import posixpath
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
@@ -35,6 +34,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
+from peach.config.ids import EnvironmentId
 from peach.config.model import BASE
 from peach.config.names import matches_any
 from peach.environments.explain import ResolutionFailure, ResolutionFailureMessage
@@ -48,12 +48,11 @@ from peach.environments.project import (
 )
 from peach.insight.sizes import EnvironmentSize, lock_size
 from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
-from peach.uv.lockfile import Installed, LockChanges, audit, lock_changes, parse_lock
+from peach.uv.lockfile import DependencyMetadata, Installed, LockChanges, audit, lock_changes, parse_lock
 from peach.uv.platforms import (
-    DependencyMetadata,
+    Override,
     Platform,
     check,
-    declared_metadata,
     describe,
     lock_constraints,
     metadata_fixes,
@@ -64,14 +63,6 @@ from peach.uv.platforms import (
 from peach.uv.tool import UvProcess
 
 logger = logging.getLogger(__name__)
-
-
-def lockfile_path(peach: PeachSubsystem, codops: str, environment: str) -> str:
-    return posixpath.join(peach.lockfile_dir, codops, environment, "uv.lock")
-
-
-def resolve_name(codops: str, environment: str) -> str:
-    return f"peach/{codops}/{environment}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,8 +116,8 @@ class PlatformResolutionRequest:
     project: EnvironmentProject
     platform: Platform
     fresh: bool = False
-    # `name @ <file>` for private packages that only arrive transitively (see `pinned_overrides`).
-    overrides: Tuple[str, ...] = ()
+    # Private packages that only arrive transitively, pinned to a file (see `pinned_overrides`).
+    overrides: Tuple[Override, ...] = ()
     # `name==version` of the lock being checked (see `lock_constraints`).
     constraints: Tuple[str, ...] = ()
 
@@ -236,7 +227,7 @@ async def _platform_view(
     requests = []
     for platform in image.platforms:
         overrides = pinned_overrides(lock, transitive, platform, directory) if transitive else ()
-        pinned = [o.split(" @ ", 1)[0] for o in overrides]
+        pinned = [o.name for o in overrides]
         requests.append(PlatformResolutionRequest(project, platform, fresh, overrides,
                                                   lock_constraints(lock, exclude=pinned)))
     resolutions = await MultiGet(Get(PlatformResolution, PlatformResolutionRequest, r) for r in requests)
@@ -248,7 +239,7 @@ async def lock_environment(
     lock_request: LockEnvironmentRequest, setup: PrivateIndexSetup, peach: PeachSubsystem, image: ImagePlatforms
 ) -> LockedEnvironment:
     request, fresh = lock_request.request, lock_request.fresh
-    committed_path = lockfile_path(peach, request.codops, request.environment)
+    committed_path = request.id.lockfile_path(peach.lockfile_dir)
     project, committed = await MultiGet(
         Get(EnvironmentProject, EnvironmentRequest, request),
         Get(DigestContents, PathGlobs([committed_path])),
@@ -257,7 +248,7 @@ async def lock_environment(
     final: Optional[str] = None
     if committed_lock is not None and not fresh:
         # Current when `uv lock` started from it (with the metadata it was made with) changes nothing.
-        declared = declared_metadata(parse_lock(committed_lock))
+        declared = parse_lock(committed_lock).declared_metadata
         started = await Get(UvLockResult, UvLockRequest(project, declared, existing=committed_lock.encode(),
                                                         purpose="check"))
         if started.lock != committed_lock:
@@ -272,7 +263,7 @@ async def lock_environment(
         if peach.align_environments and request.environment not in (BASE, peach.gateway_environment):
             # Start from the codops' base lock: unpinned shared packages keep base's versions.
             known = await Get(KnownEnvironments)
-            base = known.by_name.get(resolve_name(request.codops, BASE))
+            base = known.by_name.get(EnvironmentId(request.codops, BASE).resolve)
             if base is not None:
                 start = (await Get(LockedEnvironment, LockEnvironmentRequest(base, fresh))).lock.encode()
         first = await Get(UvLockResult, UvLockRequest(project, existing=start, fresh=fresh, purpose=_aligned(start)))
@@ -289,7 +280,7 @@ async def lock_environment(
     still = check(parsed, by_platform, image.python_version)
     if still:
         regenerate = (f" The committed lockfile {committed_path} is the one that disagrees: regenerate it with "
-                      f"`{bin_name()} generate-lockfiles --resolve={resolve_name(request.codops, request.environment)}`."
+                      f"`{bin_name()} generate-lockfiles --resolve={request.id.resolve}`."
                       if final == committed_lock and not fresh else "")
         raise PackagingError(
             f"environment `{project.name}`: the lock does not match what the image's platforms install, even "
@@ -318,7 +309,7 @@ def stale_policy(peach: PeachSubsystem, project: EnvironmentProject, path: str, 
         f"The committed lockfile {path} of environment `{project.name}` is stale: it no longer matches the "
         f"environment's requirements. Locked from it, the environment gets {diff.summary()}:\n\n"
         + "\n".join(f"    {line}" for line in diff.lines())
-        + f"\n\nRegenerate it with:\n\n    {bin_name()} generate-lockfiles --resolve={resolve_name(project.request.codops, project.request.environment)}\n"
+        + f"\n\nRegenerate it with:\n\n    {bin_name()} generate-lockfiles --resolve={project.request.id.resolve}\n"
     )
     if peach.stale_lockfile == StaleLockfileBehavior.error:
         raise PackagingError(message + "\n(or set `[peach].stale_lockfile` to `warn` to re-lock when packaging)")

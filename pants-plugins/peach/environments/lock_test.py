@@ -32,8 +32,8 @@ from peach.environments.project import (
     KnownEnvironments,
 )
 from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
-from peach.uv.lockfile import Installed
-from peach.uv.platforms import DependencyMetadata, parse_platform
+from peach.uv.lockfile import DependencyMetadata, Installed
+from peach.uv.platforms import parse_platform
 from peach.uv.pyproject import PrivateIndex, ProjectSpec
 
 PRIVATE_URL = "http://127.0.0.1:8081/simple"

@@ -15,6 +15,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
+from peach.config.ids import EnvironmentId
 from peach.config.names import exact_names, matches_any
 from peach.config.requirements import parse_requirement
 from peach.environments.index import (
@@ -26,12 +27,12 @@ from peach.environments.index import (
 from peach.environments.platforms import ImagePlatforms
 from peach.subsystem import PeachSubsystem
 from peach.target_types import (
-    CodopsField,
     ConfigFilesField,
-    EnvironmentNameField,
     RequirementsField,
+    environment_id,
+    is_py_environment,
 )
-from peach.uv.platforms import DependencyMetadata
+from peach.uv.lockfile import DependencyMetadata
 from peach.uv.pyproject import (
     PrivateIndex,
     ProjectSpec,
@@ -40,14 +41,6 @@ from peach.uv.pyproject import (
     requires_python,
 )
 from peach.uv.tool import UvTool
-
-PROJECTS_DIR = "peach"
-
-
-def project_dir(codops: str, environment: str) -> str:
-    """Where an environment's project goes, relative to the dist dir."""
-    return f"{PROJECTS_DIR}/{codops}/{environment}"
-
 
 @dataclass(frozen=True)
 class EnvironmentRequest:
@@ -60,16 +53,21 @@ class EnvironmentRequest:
 
     @classmethod
     def from_target(cls, target: Target) -> "EnvironmentRequest":
+        env = environment_id(target)
         return cls(
-            target[CodopsField].value,
-            target[EnvironmentNameField].value,
+            env.codops,
+            env.environment,
             tuple(target[RequirementsField].value or ()),
             tuple(target[ConfigFilesField].value or ()),
         )
 
     @property
+    def id(self) -> EnvironmentId:
+        return EnvironmentId(self.codops, self.environment)
+
+    @property
     def name(self) -> str:
-        return f"{self.codops}/{self.environment}"
+        return self.id.name
 
 
 @dataclass(frozen=True)
@@ -105,18 +103,14 @@ class KnownEnvironments:
 
 @rule(desc="Find the peach environments", level=LogLevel.DEBUG)
 async def known_environments(all_targets: AllTargets) -> KnownEnvironments:
-    requests = (EnvironmentRequest.from_target(t) for t in all_targets
-                if t.has_fields((CodopsField, EnvironmentNameField, RequirementsField)))
-    return KnownEnvironments(FrozenDict({f"peach/{r.codops}/{r.environment}": r for r in requests}))
+    requests = (EnvironmentRequest.from_target(t) for t in all_targets if is_py_environment(t))
+    return KnownEnvironments(FrozenDict({r.id.resolve: r for r in requests}))
 
 
 def pin(requirement: str, versions: dict) -> str:
     """`requirement` with `==<latest>` if it is a bare private package looked up in `versions`."""
     req = parse_requirement(requirement)
-    if req.is_bare and req.key in versions:
-        pinned = parse_requirement(f"{req.name}=={versions[req.key]}").render(req.extras)
-        return pinned + (f"; {req.marker}" if req.marker else "")
-    return requirement
+    return req.pinned(versions[req.key]) if req.is_bare and req.key in versions else requirement
 
 
 @rule(desc="Write a peach environment's pyproject.toml", level=LogLevel.DEBUG)
@@ -137,7 +131,7 @@ async def environment_project(
         raise PackagingError(f"codops `{request.codops}`, environment `{request.environment}`: {e}") from None
     versions = {found.package: found.version for found in latest}
     pinned = tuple(pin(r, versions) for r in request.requirements)
-    directory = posixpath.join(distdir.relpath.as_posix(), project_dir(request.codops, request.environment))
+    directory = posixpath.join(distdir.relpath.as_posix(), request.id.project_dir)
     if setup.is_directory:
         url, flat = index_url_for_project(setup.location, directory)
         index_in_lock = url

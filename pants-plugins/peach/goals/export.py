@@ -36,20 +36,11 @@ from pants.engine.unions import UnionRule
 from pants.option.global_options import GlobalOptions, NamedCachesDirOption
 from pants.util.logging import LogLevel
 
-from peach.environments.lock import (
-    LockedEnvironment,
-    LockEnvironmentRequest,
-    resolve_name,
-)
+from peach.config.ids import RESOLVE_PREFIX, codops_export_dir, codops_of_prefix, selects
+from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
 from peach.environments.project import EnvironmentRequest, KnownEnvironments
 from peach.subsystem import PeachSubsystem
-from peach.target_types import (
-    CodopsField,
-    EnvironmentNameField,
-    PeachAllDependenciesField,
-    PeachCodopsDependenciesField,
-    RequirementsField,
-)
+from peach.target_types import resolve_selectors
 from peach.uv.credentials import NAMED_CACHE
 from peach.uv.lockfile import relocate
 from peach.uv.tool import UV_CACHE, UvIsolation, UvTool, on_image_interpreter
@@ -60,17 +51,12 @@ class ExportPeachEnvironmentsRequest(ExportRequest):
     pass
 
 
-def export_dir(codops: str, environment: str) -> str:
-    """Relative to `dist/export/`: as deep as `peach/<codops>/<env>` is below `dist/`."""
-    return f"peach-{codops}/{environment}"
-
-
 def wanted(names: List[str], resolves: KnownEnvironments) -> Dict[str, EnvironmentRequest]:
     """The environments of `names`: resolve names, or prefixes ending in `/` (`peach/zzebu/`)."""
     found = {}
     for name in names:
         for resolve, env in resolves.by_name.items():
-            if resolve == name or (name.endswith("/") and resolve.startswith(name)):
+            if selects(name, resolve):
                 found[resolve] = env
     return found
 
@@ -127,7 +113,7 @@ async def export_environment(
     global_options: GlobalOptions,
 ) -> ExportResult:
     env = request.environment
-    reldir = export_dir(env.codops, env.environment)
+    reldir = env.id.export_dir
     # The tool's own interpreter constraints, so a repository needs no `[python]` settings for it, or
     # the image's interpreter that runs it below, when those constraints allow it.
     pex_request = on_image_interpreter(
@@ -156,7 +142,7 @@ async def export_environment(
         reldir,
         digest=digest,
         post_processing_cmds=[sync],
-        resolve=resolve_name(env.codops, env.environment),
+        resolve=env.id.resolve,
     )
 
 
@@ -164,39 +150,25 @@ async def export_environment(
 async def export_peach_environments(
     request: ExportPeachEnvironmentsRequest, export: ExportSubsystem, resolves: KnownEnvironments
 ) -> ExportResults:
-    names = [n for n in export.options.resolve if n.startswith("peach/")]
+    names = [n for n in export.options.resolve if n.startswith(RESOLVE_PREFIX)]
     if export.options.resolve:
         # Pants reports resolve names that nothing exported, with the list of valid ones.
         environments = wanted(names, resolves)
     else:
         # Targets: an environment exports itself, a codops its environments, `_all` every one.
-        prefixes = []
-        for target in request.targets:
-            if target.has_fields((CodopsField, EnvironmentNameField, RequirementsField)):
-                prefixes.append(resolve_name(target[CodopsField].value, target[EnvironmentNameField].value))
-            elif target.has_field(PeachCodopsDependenciesField):
-                prefixes.append(f"peach/{target[CodopsField].value}/")
-            elif target.has_field(PeachAllDependenciesField):
-                prefixes.append("peach/")
-        environments = wanted(prefixes, resolves)
+        environments = wanted(resolve_selectors(request.targets), resolves)
     results = await MultiGet(Get(ExportResult, _Export(env)) for _, env in sorted(environments.items()))
     # An unknown `peach/<codops>/` gets no result: Pants reports it, with the list of valid names.
-    prefixes = [n for n in names if codops_prefix(n) and any(r.startswith(n) for r in resolves.by_name)]
+    prefixes = [n for n in names if codops_of_prefix(n) and any(r.startswith(n) for r in resolves.by_name)]
     return ExportResults((*results, *(codops_result(name) for name in prefixes)))
-
-
-def codops_prefix(name: str) -> str:
-    """The codops of a `--resolve=peach/<codops>/` (every environment of it), else ``."""
-    parts = name.split("/")
-    return parts[1] if len(parts) == 3 and parts[0] == "peach" and parts[1] and not parts[2] else ""
 
 
 def codops_result(name: str) -> ExportResult:
     """What `--resolve=peach/<codops>/` answers for Pants, which checks that each resolve it was given
     was exported: the codops' export directory, emptied first (an environment deleted since the
     last export disappears) and filled by the environments' own results."""
-    codops = codops_prefix(name)
-    return ExportResult(f"the peach environments of codops {codops}", f"peach-{codops}", resolve=name)
+    codops = codops_of_prefix(name)
+    return ExportResult(f"the peach environments of codops {codops}", codops_export_dir(codops), resolve=name)
 
 
 def rules():

@@ -8,13 +8,12 @@ from pants.testutil.option_util import create_subsystem
 from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 from pants.util.frozendict import FrozenDict
 
+from peach.config.ids import EnvironmentId, codops_of_prefix
 from peach.environments.project import EnvironmentRequest, KnownEnvironments
 from peach.goals.export import (
     ExportPeachEnvironmentsRequest,
     _Export,
-    codops_prefix,
     codops_result,
-    export_dir,
     export_peach_environments,
     sync_command,
 )
@@ -24,14 +23,14 @@ from peach.uv.tool import UvInterpreter, UvIsolation
 
 
 def test_a_codops_prefix_names_one_codops() -> None:
-    assert codops_prefix("peach/zzebu/") == "zzebu"
-    assert [codops_prefix(n) for n in ("peach/zzebu/ml", "peach/", "peach//", "pytest", "other/zzebu/")] == [""] * 5
+    assert codops_of_prefix("peach/zzebu/") == "zzebu"
+    assert [codops_of_prefix(n) for n in ("peach/zzebu/ml", "peach/", "peach//", "pytest", "other/zzebu/")] == [""] * 5
 
 
 def test_a_codops_result_is_the_directory_of_its_environments() -> None:
     result = codops_result("peach/zzebu/")
     assert (result.reldir, result.resolve) == ("peach-zzebu", "peach/zzebu/")
-    assert export_dir("zzebu", "ml").startswith(result.reldir + "/")
+    assert EnvironmentId("zzebu", "ml").export_dir.startswith(result.reldir + "/")
 
 
 def environment(codops: str, name: str) -> EnvironmentRequest:
@@ -39,7 +38,7 @@ def environment(codops: str, name: str) -> EnvironmentRequest:
 
 
 KNOWN = KnownEnvironments(FrozenDict({
-    f"peach/{c}/{e}": environment(c, e)
+    EnvironmentId(c, e).resolve: environment(c, e)
     for c, e in (("zzebu", "base"), ("zzebu", "ml"), ("zzebux", "ml"), ("acme", "base"))
 }))
 
@@ -50,7 +49,7 @@ def export(resolves: List[str], targets: List[Target] = ()) -> Tuple[List[Enviro
 
     def export_one(request: _Export) -> ExportResult:
         exported.append(request.environment)
-        return ExportResult("one", export_dir(request.environment.codops, request.environment.environment))
+        return ExportResult("one", request.environment.id.export_dir)
 
     results = run_rule_with_mocks(
         export_peach_environments,

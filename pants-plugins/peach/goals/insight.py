@@ -19,11 +19,8 @@ from pants.util.docutil import bin_name
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
-from peach.environments.lock import (
-    LockedEnvironment,
-    LockEnvironmentRequest,
-    resolve_name,
-)
+from peach.config.ids import selects
+from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
 from peach.environments.platforms import ImagePlatforms
 from peach.environments.project import EnvironmentRequest
 from peach.insight.drift import DriftResult, drift, has_drift
@@ -39,12 +36,10 @@ from peach.insight.show import ShowResult, show
 from peach.insight.view import EnvironmentView
 from peach.insight.why import WhyResult, why
 from peach.target_types import (
-    CodopsField,
-    EnvironmentNameField,
-    PeachAllDependenciesField,
-    PeachCodopsDependenciesField,
     ProvenanceField,
-    RequirementsField,
+    environment_id,
+    is_py_environment,
+    resolve_selectors,
 )
 
 
@@ -66,23 +61,11 @@ class ShowSort(Enum):
 # ---------------------------------------------------------------------------------------------
 
 
-def is_environment(target: Target) -> bool:
-    return target.has_fields((CodopsField, EnvironmentNameField, RequirementsField))
-
-
 def selected_environments(targets: Targets, all_targets: AllTargets) -> List[Target]:
     """The environments among `targets`; a codops stands for its environments, `_all` for all."""
-    environments = {resolve_name(t[CodopsField].value, t[EnvironmentNameField].value): t
-                    for t in all_targets if is_environment(t)}
-    prefixes = []
-    for target in targets:
-        if is_environment(target):
-            prefixes.append(resolve_name(target[CodopsField].value, target[EnvironmentNameField].value))
-        elif target.has_field(PeachCodopsDependenciesField):
-            prefixes.append(f"peach/{target[CodopsField].value}/")
-        elif target.has_field(PeachAllDependenciesField):
-            prefixes.append("peach/")
-    chosen = {name for name in environments for p in prefixes if name == p or (p.endswith("/") and name.startswith(p))}
+    environments = {environment_id(t).resolve: t for t in all_targets if is_py_environment(t)}
+    prefixes = resolve_selectors(targets)
+    chosen = {name for name in environments for p in prefixes if selects(p, name)}
     return [environments[name] for name in sorted(chosen)]
 
 

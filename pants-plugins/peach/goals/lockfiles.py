@@ -26,11 +26,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # packaging 21.3 and a newer pyparsing
     from packaging.version import InvalidVersion, Version
 
-from peach.environments.lock import (
-    LockedEnvironment,
-    LockEnvironmentRequest,
-    lockfile_path,
-)
+from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
 from peach.environments.project import EnvironmentRequest, KnownEnvironments
 from peach.subsystem import PeachSubsystem
 from peach.uv.lockfile import parse_lock
@@ -65,7 +61,7 @@ async def plan_peach_lockfiles(
     return UserGenerateLockfiles(
         GeneratePeachLockfile(
             resolve_name=name,
-            lockfile_dest=lockfile_path(peach, env.codops, env.environment),
+            lockfile_dest=env.id.lockfile_path(peach.lockfile_dir),
             diff=False,
             environment=env,
         )

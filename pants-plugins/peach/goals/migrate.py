@@ -28,10 +28,9 @@ from pants.util.docutil import bin_name
 from pants.util.strutil import softwrap
 
 from peach.config import ConfigError, is_config_path
+from peach.config.model import CONFIG_NAMES
 from peach.migrate import migrate
-from peach.generate import PeachSettings
-
-_CONFIG_NAMES = ("peach.yaml", "peach.conf/*.yaml", "peach.conf/*.yml")
+from peach.read_configs import PeachSettings
 
 
 class PeachMigrateSubsystem(GoalSubsystem):
@@ -61,9 +60,9 @@ def config_globs(specs: Specs, ignore: List[str]) -> PathGlobs:
     includes = specs.includes
     globs: List[str] = []
     for spec in includes.recursive_globs:
-        globs.extend(posixpath.join(spec.directory, "**", name) for name in _CONFIG_NAMES)
+        globs.extend(posixpath.join(spec.directory, "**", name) for name in CONFIG_NAMES)
     for spec in (*includes.dir_globs, *includes.dir_literals):
-        globs.extend(posixpath.join(spec.directory, name) for name in _CONFIG_NAMES)
+        globs.extend(posixpath.join(spec.directory, name) for name in CONFIG_NAMES)
     globs.extend(spec.file for spec in includes.file_literals if is_config_path(spec.file))
     return PathGlobs([*globs, *(f"!{i}" for i in ignore)])
 

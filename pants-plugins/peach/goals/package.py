@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -29,9 +28,10 @@ from pants.util.logging import LogLevel
 
 from peach.config.decorators import DecoratedFunction
 from peach.config.errors import PackagingError
+from peach.config.ids import PROJECTS_DIR, EnvironmentId, codops_project_dir
 from peach.environments.lock import LockedEnvironment, LockEnvironmentRequest
 from peach.environments.platforms import ImagePlatforms
-from peach.environments.project import PROJECTS_DIR, EnvironmentRequest, project_dir
+from peach.environments.project import EnvironmentRequest
 from peach.insight.changes import render_lock_changes, summary_line
 from peach.insight.sizes import (
     Budget,
@@ -134,14 +134,15 @@ async def package_py_environment(
     fs: PyEnvironmentFieldSet, buildroot: BuildRoot, image: ImagePlatforms, budgets: SizeBudgets
 ) -> BuiltPackage:
     locked = await Get(LockedEnvironment, LockEnvironmentRequest(fs.request))
-    if budget_for(budgets.budgets, f"{fs.codops.value}/{fs.environment.value}") is not None:
+    env_id = fs.request.id
+    if budget_for(budgets.budgets, env_id.name) is not None:
         size = locked.size or await Get(EnvironmentSize, SizeRequest(locked.lock))
         problem = budget_problem(fs.codops.value, fs.environment.value, locked.project.requirements,
                                  fs.provenance.value, locked.lock, size, budgets.budgets, image.platforms,
                                  image.python_version)
         if problem:
             raise PackagingError(problem)
-    out = project_dir(fs.codops.value, fs.environment.value)
+    out = env_id.project_dir
     digest = await Get(Digest, CreateDigest([
         FileContent(f"{out}/pyproject.toml", locked.pyproject),
         # A directory index is named by its absolute path in uv.lock: here, this checkout's.
@@ -166,20 +167,20 @@ def environments_json(
             for c in t[ComponentsField].value:
                 endpoints.append({"endpoint": t[EndpointNameField].value, "component": c.name, "url": t[UrlField].value,
                                   "notebook": c.notebook, "method": c.method, "full_notebook": c.full_notebook,
-                                  "environment": env, "project_dir": project_dir(codops, env)})
+                                  "environment": env, "project_dir": EnvironmentId(codops, env).project_dir})
         elif t.has_field(TaskNameField):
             env = t[EnvironmentNameField].value
             tasks.append({"task": t[TaskNameField].value, "notebook": t[NotebookField].value,
                           "method": t[MethodField].value, "full_notebook": t[FullNotebookField].value,
-                          "environment": env, "project_dir": project_dir(codops, env)})
+                          "environment": env, "project_dir": EnvironmentId(codops, env).project_dir})
     doc = {
         "codops": codops,
         "environments": {
             e.project.request.environment: {
-                "project_dir": project_dir(codops, e.project.request.environment),
+                "project_dir": EnvironmentId(codops, e.project.request.environment).project_dir,
                 "requirements": list(e.project.requirements),
                 **({"size": sizes[e.project.request.environment].as_json(
-                    budget_for(budgets, f"{codops}/{e.project.request.environment}"))}
+                    budget_for(budgets, EnvironmentId(codops, e.project.request.environment).name))}
                    if e.project.request.environment in sizes else {}),
             }
             for e in sorted(environments, key=lambda e: e.project.request.environment)
@@ -189,7 +190,7 @@ def environments_json(
         "decorated": [
             {"notebook": d.notebook, "cell": d.cell, "line": d.line, "function": d.function, "decorator": d.kind,
              "environment": d.environment,
-             "project_dir": project_dir(codops, d.environment) if d.environment else None}
+             "project_dir": EnvironmentId(codops, d.environment).project_dir if d.environment else None}
             for d in sorted(decorated, key=lambda d: (d.notebook, d.cell, d.line, d.function))
         ],
     }
@@ -230,26 +231,26 @@ async def package_codops(fs: PeachCodopsFieldSet, budgets: SizeBudgets) -> Built
     baselines: Dict[str, Optional[str]] = {}
     grown: Dict[str, Tuple[SizeChange, ...]] = {}
     for env, size in zip(locked, sizes):
-        name = f"{codops}/{env.project.request.environment}"
+        name = EnvironmentId(codops, env.project.request.environment).name
         changes[name], baselines[name] = environment_changes(env), env.committed
         if changes[name] is None:
             continue
         grown[name] = size_changes(before_by_lock.get(env.committed_lock, size), size)
         if not changes[name].empty:
             logger.info(summary_line(name, changes[name], grown[name], items=LOGGED_CHANGES))
-    summary = f"{PROJECTS_DIR}/{codops}/environments.json"
+    summary = f"{codops_project_dir(codops)}/environments.json"
     content = environments_json(codops, locked, targets, fs.decorated.value,
                                 {env.project.request.environment: size for env, size in zip(locked, sizes)},
                                 budgets.budgets)
     summary_digest = await Get(Digest, CreateDigest([
         FileContent(summary, content.encode()),
-        FileContent(f"{PROJECTS_DIR}/{codops}/lock-changes.json", render_lock_changes(changes, baselines, grown).encode()),
+        FileContent(f"{codops_project_dir(codops)}/lock-changes.json", render_lock_changes(changes, baselines, grown).encode()),
     ]))
     digest = await Get(Digest, MergeDigests([summary_digest, *(b.digest for b in built)]))
     names = ", ".join(sorted(f.environment.value for f in env_field_sets))
     # One artifact, the codops' directory: Pants clears it before writing the build into it.
     return BuiltPackage(digest, (BuiltPackageArtifact(
-        f"{PROJECTS_DIR}/{codops}",
+        codops_project_dir(codops),
         extra_log_lines=(f"    environments.json, lock-changes.json and the projects {names}",)),))
 
 

@@ -21,7 +21,7 @@ from pants.engine.rules import QueryRule
 from pants.engine.target import DependenciesRequest, Targets, WrappedTarget, WrappedTargetRequest
 from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
-from peach import generate, register
+from peach import generate, read_configs, register
 from peach.config.decorators import DecoratedFunction
 from peach.config.errors import PackagingError
 from peach.config.requirements import Provenance
@@ -330,7 +330,7 @@ def test_two_peach_configs_package_each_codops_once() -> None:
     """Each `_all` depends on its own config's codops (real target generation), so packaging both
     (what `package ::` does) packages every codops once."""
     runner = RuleRunner(
-        rules=[*generate.rules(), QueryRule(Targets, [DependenciesRequest]), QueryRule(WrappedTarget,
+        rules=[*read_configs.rules(), *generate.rules(), QueryRule(Targets, [DependenciesRequest]), QueryRule(WrappedTarget,
                                                                                        [WrappedTargetRequest])],
         target_types=register.target_types(),
     )

@@ -25,7 +25,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from peach.config.model import config_base_dir, is_config_path
+from peach.config.model import CONFIG_EXTENSIONS, CONFIG_FILE, config_base_dir, is_config_path
 from peach.target_types import PeachConfigTarget
 
 
@@ -48,7 +48,7 @@ def group_unowned(paths: List[str]) -> Dict[str, List[str]]:
 
 @rule(desc="Find peach config files that no peach_config owns", level=LogLevel.DEBUG)
 async def find_putative_peach_configs(request: PutativePeachConfigRequest, owned: AllOwnedSources) -> PutativeTargets:
-    found = await Get(Paths, PathGlobs, request.path_globs("peach.yaml", "*.yaml", "*.yml"))
+    found = await Get(Paths, PathGlobs, request.path_globs(CONFIG_FILE, *(f"*{ext}" for ext in CONFIG_EXTENSIONS)))
     unowned = [p for p in found.files if is_config_path(p) and p not in owned]
     targets = []
     for directory, files in group_unowned(unowned).items():

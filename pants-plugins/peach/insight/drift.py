@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
 from peach.config.requirements import Tier
+from peach.config.typed import TextEnum
 from peach.insight.view import Analysis, EnvironmentView, group_views
 
-INTENDED = "intended"
-DRIFT = "drift"
+class DriftStatus(TextEnum):
+    """Whether a package's versions differ because the requirements differ (`intended`), or by accident (`drift`)."""
+
+    INTENDED = "intended"
+    DRIFT = "drift"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class DriftEntry:
 class DriftPackage:
     name: str
     entries: Tuple[DriftEntry, ...]  # the environments that install it, by environment name
-    status: str  # INTENDED or DRIFT
+    status: DriftStatus
     reason: str
 
     @property
@@ -85,11 +89,11 @@ class CodopsDrift:
 
     @property
     def drift_count(self) -> int:
-        return sum(1 for p in self.packages if p.status == DRIFT)
+        return sum(1 for p in self.packages if p.status == DriftStatus.DRIFT)
 
     @property
     def intended_count(self) -> int:
-        return sum(1 for p in self.packages if p.status == INTENDED)
+        return sum(1 for p in self.packages if p.status == DriftStatus.INTENDED)
 
     def headline(self) -> str:
         where = f"{self.codops} ({self.platform}, Python {self.python_version})"
@@ -185,8 +189,8 @@ def _entry(analysis: Analysis, name: str, version: str) -> DriftEntry:
                       prov.source if prov else "")
 
 
-def classify(entries: Sequence[DriftEntry]) -> Tuple[str, str]:
-    """INTENDED or DRIFT (see `drift`), and why in words."""
+def classify(entries: Sequence[DriftEntry]) -> Tuple[DriftStatus, str]:
+    """`intended` or `drift` (see `drift`), and why in words."""
     pinned = [e for e in entries if e.pinned_here]
     pins = "pinned in " + "; ".join(f"{e.environment} by {e.describe()}" for e in pinned)
     by_specifier: Dict[str, List[DriftEntry]] = {}
@@ -196,8 +200,8 @@ def classify(entries: Sequence[DriftEntry]) -> Tuple[str, str]:
     unexplained = [group for group in by_specifier.values() if len({e.version for e in group}) > 1]
     if not unexplained:
         if pinned:
-            return INTENDED, pins
-        return INTENDED, "the requirements differ: " + _grouped(entries)
+            return DriftStatus.INTENDED, pins
+        return DriftStatus.INTENDED, "the requirements differ: " + _grouped(entries)
     reasons = []
     for group in unexplained:
         specifier = group[0].specifier
@@ -210,7 +214,7 @@ def classify(entries: Sequence[DriftEntry]) -> Tuple[str, str]:
         reasons.append(f"{who} for `{specifier}` ({tiers}), yet the resolutions chose different versions")
     if pinned:
         reasons.append(pins + ", which explains only its own version")
-    return DRIFT, "; ".join(reasons)
+    return DriftStatus.DRIFT, "; ".join(reasons)
 
 
 def _grouped(entries: Sequence[DriftEntry]) -> str:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from peach.insight.drift import DRIFT, INTENDED, DriftEntry, classify, drift, has_drift
+from peach.insight.drift import DriftEntry, DriftStatus, classify, drift, has_drift
 from peach.insight.show_test import LINUX, WINDOWS, lock, prov, view
+
+INTENDED, DRIFT = DriftStatus.INTENDED, DriftStatus.DRIFT
 
 INJECTED = prov("pipe-algorithms-lib==1.1.0", "injected", "latest release on the private index")
 TQDM = prov("tqdm>=4.60", "base", "peach.yaml:4")

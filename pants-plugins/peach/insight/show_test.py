@@ -4,7 +4,8 @@ import re
 from typing import Mapping, Optional, Sequence, Tuple
 
 from peach.config.names import canonical_name
-from peach.config.requirements import Declaration, Provenance
+from peach.config.requirements import Declaration, Provenance, Tier
+from peach.config.typed import Source
 from peach.insight.show import show
 from peach.insight.view import EnvironmentView
 from peach.uv.platforms import parse_platform
@@ -156,15 +157,21 @@ version = "0.19.0"
 """
 
 
+def src(text: str) -> Source:
+    """The fixtures write a source as it reads, `path:line` (or an option): as the model makes it."""
+    path, _, line = text.rpartition(":")
+    return Source(path, int(line)) if line.isdigit() else Source(text)
+
+
 def decl(requirement: str, tier: str, source: str) -> Declaration:
-    return Declaration(requirement, tier, source)
+    return Declaration(requirement, Tier(tier), src(source))
 
 
 def prov(requirement: str, tier: str, source: str, replaced: Sequence[Declaration] = (),
          dropped_bare: Sequence[Declaration] = (), extras_from: Sequence[Declaration] = ()) -> Provenance:
     name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement).group(0)
-    return Provenance(requirement, canonical_name(name), tier, source, tuple(replaced), tuple(dropped_bare),
-                      tuple(extras_from))
+    return Provenance(requirement, canonical_name(name), Tier(tier), src(source), tuple(replaced),
+                      tuple(dropped_bare), tuple(extras_from))
 
 
 ML_PROVENANCE = (

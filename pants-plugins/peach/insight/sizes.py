@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from peach.config.ids import EnvironmentId
 from peach.config.requirements import Provenance
 from peach.insight.view import Analysis, EnvironmentView
 from peach.uv.lockfile import Installed, Lock, LockedPackage, closure, parse_lock
@@ -321,7 +322,7 @@ def budget_problem(
 ) -> Optional[str]:
     """None when the environment is within its budget (or has none) on every platform; else the
     message of `over_budget_message` for the first platform it exceeds."""
-    label = f"{codops}/{environment}"
+    label = EnvironmentId(codops, environment).name
     budget = budget_for(budgets, label)
     if budget is None:
         return None

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from peach.config.ids import EnvironmentId
 from peach.config.names import canonical_name
 from peach.config.requirements import (
     Declaration,
@@ -40,11 +41,7 @@ class EnvironmentView:
 
     @property
     def label(self) -> str:
-        return f"{self.codops}/{self.environment}"
-
-    @property
-    def platform_label(self) -> str:
-        return f"{self.platform.name}, Python {self.python_version}"
+        return EnvironmentId(self.codops, self.environment).name
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ class EnvironmentResult:
 
     @property
     def label(self) -> str:
-        return f"{self.codops}/{self.environment}"
+        return EnvironmentId(self.codops, self.environment).name
 
     def identity_json(self) -> dict:
         return {"codops": self.codops, "environment": self.environment, "platform": self.platform,
@@ -161,19 +158,13 @@ def extras_of(requirement: str) -> Tuple[str, ...]:
         return ()
 
 
-def source_key(source: str) -> Tuple[str, int]:
-    """`file:line` as (file, line) for sorting; other sources (options) as (text, 0)."""
-    match = re.match(r"^(.*):(\d+)$", source)
-    return (match.group(1), int(match.group(2))) if match else (source, 0)
-
-
 def candidate_order(declarations: Sequence[Declaration]) -> Tuple[Declaration, ...]:
     """Declarations in the order of the candidate list (§4): tier, then file order, then line."""
     unique = list(dict.fromkeys(declarations))
 
     def key(d: Declaration) -> tuple:
         tier = TIER_ORDER.index(d.tier) if d.tier in TIER_ORDER else len(TIER_ORDER)
-        return (tier, source_key(d.source), d.requirement)
+        return (tier, d.source.sort_key, d.requirement)
 
     return tuple(sorted(unique, key=key))
 

@@ -21,6 +21,7 @@ from peach.config.errors import Problem, shorten
 from peach.config.model import BASE, NAME_RE
 from peach.config.requirements import Entry, Tier, resolve
 from peach.config.settings import Settings
+from peach.config.typed import Source
 from peach.migrate.values import DepList, FileLegacy, Item, Member, NewList, env_default
 
 FIX_AGAIN = "then run the migration again"
@@ -95,8 +96,8 @@ def legacy_requirements(files: Sequence[FileLegacy], member: Member, settings: S
     return tuple(r.text for r in resolve(entries))
 
 
-def _entries(items: Sequence[Item], tier: str) -> List[Entry]:
-    return [Entry(item.req, tier, f"{item.path}:{item.line}") for item in items if item.req is not None]
+def _entries(items: Sequence[Item], tier: Tier) -> List[Entry]:
+    return [Entry(item.req, tier, Source(item.path, item.line)) for item in items if item.req is not None]
 
 
 # ---------------------------------------------------------------------------------------------

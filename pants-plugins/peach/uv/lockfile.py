@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from peach.config.names import canonical_name, redact_url, url_origin
+from peach.config.requirements import UV_MARKER_SEPARATOR, render_requirement
 from peach.uv.runner import FILE_URL_TOKEN
 
 try:  # pragma: no cover - depends on the interpreter
@@ -57,10 +58,20 @@ class LockedPackage:
 
 
 @dataclass(frozen=True)
+class DependencyMetadata:
+    """A `[[tool.uv.dependency-metadata]]` entry: the requirements uv assumes for one version."""
+
+    name: str
+    version: str
+    requires_dist: Tuple[str, ...]
+    provides_extras: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lock:
     packages: Tuple[LockedPackage, ...]
-    # `[[manifest.dependency-metadata]]`, as uv wrote it: (name, version, requires-dist, provides-extras)
-    declared_metadata: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...]], ...] = ()
+    # The dependency metadata the lock was made with: uv records it as `[[manifest.dependency-metadata]]`.
+    declared_metadata: Tuple[DependencyMetadata, ...] = ()
 
     @property
     def root(self) -> Optional[LockedPackage]:
@@ -83,9 +94,9 @@ def _deps(entries: Iterable[Mapping]) -> Tuple[LockedDependency, ...]:
 
 
 def _requirement(entry: Mapping) -> str:
-    extras = f"[{','.join(entry['extras'])}]" if entry.get("extras") else ""
-    marker = f" ; {entry['marker']}" if entry.get("marker") else ""
-    return f"{entry.get('name', '')}{extras}{entry.get('specifier', '')}{marker}"
+    """A `requires-dist` entry of the lock, spelled as uv spells it."""
+    return render_requirement(str(entry.get("name", "")), entry.get("extras") or (), str(entry.get("specifier", "")),
+                              str(entry.get("marker", "") or ""), UV_MARKER_SEPARATOR)
 
 
 def _size(record: Mapping) -> int:
@@ -123,8 +134,9 @@ def parse_lock(text: str) -> Lock:
             sdist_size=_size(sdist) if isinstance(sdist, Mapping) else -1,
         ))
     declared = tuple(
-        (str(m.get("name", "")), str(m.get("version", "")), tuple(str(r) for r in m.get("requires-dist", [])),
-         tuple(str(e) for e in m.get("provides-extras", [])))
+        DependencyMetadata(str(m.get("name", "")), str(m.get("version", "")),
+                           tuple(str(r) for r in m.get("requires-dist", [])),
+                           tuple(str(e) for e in m.get("provides-extras", [])))
         for m in (data.get("manifest", {}) or {}).get("dependency-metadata", [])
     )
     return Lock(tuple(packages), declared)

@@ -24,7 +24,8 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from peach.config.names import canonical_name
-from peach.uv.lockfile import Installed, Lock, closure
+from peach.config.requirements import UV_MARKER_SEPARATOR, render_requirement
+from peach.uv.lockfile import DependencyMetadata, Installed, Lock, closure
 from peach.uv.runner import FILE_URL_TOKEN
 
 VALID_PLATFORMS = (
@@ -171,7 +172,19 @@ def best_wheel(filenames: Sequence[str], tags: Mapping[Tag, int]) -> Optional[in
     return None if best is None else best[1]
 
 
-def pinned_overrides(lock: Lock, names: Sequence[str], platform: Platform, directory_index: str = "") -> Tuple[str, ...]:
+@dataclass(frozen=True)
+class Override:
+    """A package pinned to one file (`uv pip compile --overrides`): its name and the file's URL."""
+
+    name: str
+    url: str
+
+    def __str__(self) -> str:
+        """The line of an overrides file: `name @ url`."""
+        return f"{self.name} @ {self.url}"
+
+
+def pinned_overrides(lock: Lock, names: Sequence[str], platform: Platform, directory_index: str = "") -> Tuple[Override, ...]:
     """`name @ <file>` for each of `names` that the lock holds: the file the lock has for it.
 
     A platform-specific resolution (`uv pip compile`) applies neither `override-dependencies` nor
@@ -187,7 +200,7 @@ def pinned_overrides(lock: Lock, names: Sequence[str], platform: Platform, direc
         wheel = next((w for w in package.wheels if wheel_fits(w, platform)), package.wheels[0])
         if not wheel.startswith(("http://", "https://", "file://")):
             wheel = f"{FILE_URL_TOKEN}/{directory_index.strip('/')}/{wheel}"
-        overrides.append(f"{package.name} @ {wheel}")
+        overrides.append(Override(package.name, wheel))
     return tuple(overrides)
 
 
@@ -209,7 +222,7 @@ def lock_constraints(lock: Lock, exclude: Sequence[str] = ()) -> Tuple[str, ...]
 
 
 def offline_is_online(
-    packages: Mapping[str, Installed], constraints: Sequence[str], overrides: Sequence[str]
+    packages: Mapping[str, Installed], constraints: Sequence[str], overrides: Sequence[Override]
 ) -> bool:
     """Whether an offline `uv pip compile` answer is the answer the online one would give.
 
@@ -222,7 +235,7 @@ def offline_is_online(
     do not change). Only then may the offline answer stand.
     """
     pinned = {canonical_name(c.split("==", 1)[0]) for c in constraints}
-    pinned |= {canonical_name(o.split(" @ ", 1)[0]) for o in overrides}
+    pinned |= {canonical_name(o.name) for o in overrides}
     return all(canonical_name(name) in pinned for name in packages)
 
 
@@ -286,22 +299,6 @@ def _version_of_url(url: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DependencyMetadata:
-    """A `[[tool.uv.dependency-metadata]]` entry: the requirements uv assumes for one version."""
-
-    name: str
-    version: str
-    requires_dist: Tuple[str, ...]
-    provides_extras: Tuple[str, ...] = ()
-
-
-def declared_metadata(lock: Lock) -> Tuple[DependencyMetadata, ...]:
-    """The dependency metadata a lock was made with (uv records it in the lock's manifest)."""
-    return tuple(DependencyMetadata(name, version, requires, extras)
-                 for name, version, requires, extras in lock.declared_metadata)
-
-
 def differences(locked: Mapping[str, Installed], resolved: Mapping[str, Installed]) -> List[str]:
     """How the lock's view of one platform differs from that platform's own resolution."""
     rows = []
@@ -353,8 +350,8 @@ def metadata_fixes(
             if name not in resolved:
                 continue
             version = version or resolved[name].version
-            requires.extend(f"{child}=={resolved[child].version} ; {platform.marker}"
-                            for child in resolved[name].children)
+            requires.extend(render_requirement(child, (), f"=={resolved[child].version}", platform.marker,
+                                               UV_MARKER_SEPARATOR) for child in resolved[name].children)
         if version is None:
             continue
         locked = lock.get(name)

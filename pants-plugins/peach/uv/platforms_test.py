@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from peach.uv.lockfile import parse_lock
+from peach.uv.lockfile import DependencyMetadata, parse_lock
 from peach.uv.lockfile_test import ROOTED
 from peach.uv.platforms import (
-    DependencyMetadata,
+    Override,
     check,
-    declared_metadata,
     lock_constraints,
     metadata_fixes,
     offline_is_online,
@@ -115,11 +114,11 @@ version = "2.0.0"
 source = { registry = "../../../../idx" }
 wheels = [{ path = "pipe_core-2.0.0-py3-none-any.whl" }]
 """)
-    assert pinned_overrides(lock, ["pipe-algorithms-lib", "pipe-core", "pipe-absent"], LINUX, "idx") == (
+    assert [str(o) for o in pinned_overrides(lock, ["pipe-algorithms-lib", "pipe-core", "pipe-absent"], LINUX, "idx")] == [
         "pipe-algorithms-lib @ http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
         "pipe-core @ file:///$PEACH_BUILD_ROOT/idx/pipe_core-2.0.0-py3-none-any.whl",
-    )
-    assert pinned_overrides(lock, ["pipe-algorithms-lib"], ARM, "")[0].endswith("manylinux_2_17_aarch64.whl")
+    ]
+    assert pinned_overrides(lock, ["pipe-algorithms-lib"], ARM, "")[0].url.endswith("manylinux_2_17_aarch64.whl")
 
 
 FORKED = """\
@@ -170,9 +169,9 @@ def test_lock_constraints_pin_what_the_lock_takes_from_an_index_once() -> None:
 
 
 def test_declared_metadata_is_read_from_the_lock_manifest() -> None:
-    assert declared_metadata(parse_lock(FORKED)) == (DependencyMetadata(
+    assert parse_lock(FORKED).declared_metadata == (DependencyMetadata(
         "torch", "2.0.0", ("triton==2.0.0 ; platform_machine == 'x86_64' and sys_platform == 'linux'",)),)
-    assert declared_metadata(parse_lock(ROOTED)) == ()
+    assert parse_lock(ROOTED).declared_metadata == ()
 
 
 def test_offline_answer_stands_only_when_every_package_is_pinned() -> None:
@@ -183,7 +182,7 @@ def test_offline_answer_stands_only_when_every_package_is_pinned() -> None:
     unpinned = [p for p in pins if not p.startswith("nvidia-cublas-cu11==")]
     assert not offline_is_online(found, unpinned, ())
     # A package pinned to a file by an override is pinned too (names compared canonically).
-    assert offline_is_online(found, unpinned, ("Nvidia_Cublas_Cu11 @ file:///$PEACH_BUILD_ROOT/w.whl",))
+    assert offline_is_online(found, unpinned, (Override("Nvidia_Cublas_Cu11", "file:///$PEACH_BUILD_ROOT/w.whl"),))
 
 
 def test_best_wheel_ranks_tags_as_uv_does() -> None:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import tomlkit
 
-from peach.uv.platforms import DependencyMetadata
+from peach.config.ids import EnvironmentId
+from peach.uv.lockfile import DependencyMetadata
 from peach.uv.pyproject import (
     PrivateIndex,
     ProjectSpec,
     index_url_for_project,
-    project_name,
     render_pyproject,
     requires_python,
 )
@@ -59,8 +59,8 @@ def test_flat_directory_index() -> None:
 
 
 def test_names() -> None:
-    assert project_name("zzebu", "ML.v2") == "peach-zzebu-ml-v2"
-    assert project_name("zz_", "gpu-") == "peach-zz-gpu"
+    assert EnvironmentId("zzebu", "ML.v2").project_name == "peach-zzebu-ml-v2"
+    assert EnvironmentId("zz_", "gpu-").project_name == "peach-zz-gpu"
     assert requires_python("3.11") == "==3.11.*"
 
 
