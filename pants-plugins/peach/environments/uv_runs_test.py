@@ -28,6 +28,7 @@ from peach.environments.lock import (
 )
 from peach.environments.lock_test import IMAGE, LINUX, SETUP, lock_text, project
 from peach.uv.lockfile import Installed
+from peach.uv.platforms import Override
 from peach.uv.tool import UvProcess
 
 PINNED = ("pipe-algorithms-lib==1.1.0", "six==1.17.0")
@@ -77,7 +78,7 @@ class Recorder:
 
 
 def resolve(uv: Recorder, fresh: bool = False, constraints: Tuple[str, ...] = PINNED,
-            overrides: Tuple[str, ...] = ()) -> Dict[str, Installed]:
+            overrides: Tuple[Override, ...] = ()) -> Dict[str, Installed]:
     request = PlatformResolutionRequest(project(), LINUX, fresh, overrides, constraints)
     resolution = run_rule_with_mocks(resolve_for_platform, rule_args=[request, SETUP, IMAGE], mock_gets=uv.gets())
     assert resolution.platform == LINUX
@@ -123,7 +124,7 @@ def test_an_offline_answer_with_an_unpinned_package_is_checked_online() -> None:
 
 
 def test_an_override_pins_a_package_for_the_offline_answer_too() -> None:
-    override = "pipe-algorithms-lib @ http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-py3-none-any.whl"
+    override = Override("pipe-algorithms-lib", "http://127.0.0.1:8081/packages/pipe_algorithms_lib-1.1.0-py3-none-any.whl")
     uv = Recorder(result(0, COMPILED), result(1, stderr="must not run"))
     resolve(uv, constraints=("six==1.17.0",), overrides=(override,))
     assert modes(uv) == [(True, ProcessCacheScope.SUCCESSFUL)]

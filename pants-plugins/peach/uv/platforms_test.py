@@ -273,4 +273,4 @@ wheels = [
 """)
     # Neither the musl wheel nor the one for a newer glibc than the platform's 2.28.
     assert pinned_overrides(lock, ["pipe-fast"], LINUX, "") == (
-        "pipe-fast @ http://127.0.0.1:8081/packages/pipe_fast-1.0.0-cp311-cp311-manylinux_2_28_x86_64.whl",)
+        Override("pipe-fast", "http://127.0.0.1:8081/packages/pipe_fast-1.0.0-cp311-cp311-manylinux_2_28_x86_64.whl"),)
