@@ -16,7 +16,7 @@ from pants.core.goals.package import (
     EnvironmentAwarePackageRequest,
 )
 from pants.engine.addresses import Address
-from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, MergeDigests
 from pants.engine.rules import QueryRule
 from pants.engine.target import DependenciesRequest, Targets, WrappedTarget, WrappedTargetRequest
 from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
