@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""peach benchmark: config scale (100 to 10,000 files), cold build against a plain `uv lock` loop, no-op and
-incremental rebuilds, a fresh CI machine with a warm remote cache, and drift with and without alignment.
+"""peach benchmark: config scale (100 to 10,000 files), cold build against a plain `uv lock` loop
+(20 environments, and 200 with pantsd running), no-op and incremental rebuilds, a fresh CI machine with
+a warm remote cache, and drift with and without alignment.
 
 Run from anywhere, with any CPython 3.9-3.12 that has pip:
 
@@ -71,6 +72,8 @@ BIG_SCALE_RUNS = 2
 # The goals name these scales.
 GOAL_SCALE = 1_000
 GOAL_BIG_SCALE = 10_000
+# The environments of the `scale` goal (the full run's size; `--quick` builds fewer, so its goal is not measured).
+SCALE_ENVS = 200
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,16 @@ class Sizes:
     cold_codops: int
     warm_codops: int
     world_packages: int
+    # The `scale` scenario: the cold build with pantsd running, at 10 times the `cold` size.
+    scale_codops: int
 
     @property
     def envs_per_codops(self) -> int:
         return 5
 
 
-FULL = Sizes((100, 1_000, 10_000), cold_codops=4, warm_codops=10, world_packages=150)
-QUICK = Sizes((10, 100), cold_codops=1, warm_codops=2, world_packages=150)
+FULL = Sizes((100, 1_000, 10_000), cold_codops=4, warm_codops=10, world_packages=150, scale_codops=40)
+QUICK = Sizes((10, 100), cold_codops=1, warm_codops=2, world_packages=150, scale_codops=2)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -886,59 +891,113 @@ def lock_sizes(dist: Path) -> List[int]:
     return [p.read_text().count("[[package]]") - 1 for p in dist.glob("peach/*/*/uv.lock")]  # minus the project
 
 
-def scenario_cold(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, private_dir: Path, public_dir: Path,
-                  uv: Path, python: str, runs: int, table: Table) -> str:
-    checkout = copy_checkout(bench, template, "cold")
-    # Warm-up with a different, tiny repo: Pants, its plugin, its interpreter discovery and the uv tool
-    # (uv.pex and its venv in the named cache) are installed; no lock of the measured repo is cached.
-    # The warm-up also starts the pantsd that the "pantsd already running" variant uses.
+@dataclass(frozen=True)
+class ColdRepo:
+    """A checkout of `n_codops` realistic codops for cold builds, and the wheels of its two indexes."""
+
+    checkout: Path
+    n_codops: int
+    private_dir: Path
+    public_dir: Path
+
+    @property
+    def n_envs(self) -> int:
+        return self.n_codops * 5  # base, 3 named, gateway
+
+    def description(self) -> str:
+        packages = lock_sizes(self.checkout / "dist")
+        return (f"{self.n_envs} environments ({self.n_codops} codops x base, 3 named, gateway); packages per "
+                f"lock: min {min(packages)}, median {statistics.median(packages):.0f}, max {max(packages)}")
+
+
+def cold_checkout(bench: Bench, template: Path, name: str, n_codops: int, world: SynWorld, seed: int,
+                  private_dir: Path, public_dir: Path) -> ColdRepo:
+    """A checkout of `n_codops` realistic codops (named `<name>NN`) for cold builds, with its pantsd
+    running: Pants, its plugin, its interpreter discovery and the uv tool (uv.pex and its venv in the named
+    cache) installed by an untimed build of a different, tiny repo, so no lock of the measured repo is
+    cached."""
+    checkout = copy_checkout(bench, template, name)
     reset_example(checkout)
     write(checkout, "example/warmup/peach.yaml", "codops: warmup\npy_environments:\n  base:\n    dependencies: [syn-l0-p00]\n")
     private, public = bench.start_indexes(private_dir, public_dir)
-    log("cold build: warm-up run (untimed)")
+    log(f"{name}: warm-up run (untimed)")
     bench.pants(checkout, ["package", "::"], pantsd=True, env=index_env(private, public))
     bench.stop_indexes(private, public)
-    realistic_repo(checkout, sizes.cold_codops, world, random.Random(SEED + 2), "cold")
-    n_envs = sizes.cold_codops * sizes.envs_per_codops
-    packages: List[int] = []
+    realistic_repo(checkout, n_codops, world, random.Random(seed), name)
+    return ColdRepo(checkout, n_codops, private_dir, public_dir)
+
+
+def cold_package(bench: Bench, repo: ColdRepo, *, pantsd: bool,
+                 what: str) -> Tuple[Result, List[Path], Tuple[PypiServer, PypiServer]]:
+    """A cold `package ::` (no `dist/`, Pants' `peach_uv` named cache empty) against index servers started
+    on new ports, so every pyproject differs from any earlier run's and every lock is a cache miss.
+    Returns the result, the environments' projects in `dist/peach` (which the baseline loops lock again)
+    and the index servers, still running, for the caller to stop."""
+    indexes = bench.start_indexes(repo.private_dir, repo.public_dir)
+    shutil.rmtree(repo.checkout / "dist", ignore_errors=True)
+    empty_dir(bench.named_caches / "peach_uv")
+    log(what)
+    r = bench.pants(repo.checkout, ["package", "::"], pantsd=pantsd, env=index_env(*indexes))
+    if len(r.uv_locks()) != repo.n_envs:
+        raise BenchError(f"expected {repo.n_envs} uv locks in a cold build, saw {len(r.uv_locks())}")
+    projects = sorted(p for p in (repo.checkout / "dist/peach").glob("*/*") if p.is_dir())
+    if len(projects) != repo.n_envs:
+        raise BenchError(f"expected {repo.n_envs} projects in dist/peach, saw {len(projects)}")
+    return r, projects, indexes
+
+
+def scenario_cold(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, private_dir: Path, public_dir: Path,
+                  uv: Path, python: str, runs: int, table: Table) -> str:
+    repo = cold_checkout(bench, template, "cold", sizes.cold_codops, world, SEED + 2, private_dir, public_dir)
     for i in range(runs):
-        # New ports: every pyproject differs from any earlier run's, so every lock is a cache miss.
-        private, public = bench.start_indexes(private_dir, public_dir)
-        shutil.rmtree(checkout / "dist", ignore_errors=True)
-        empty_dir(bench.named_caches / "peach_uv")  # Pants' uv cache: empty
-        log(f"cold build run {i + 1}/{runs}: pants")
-        r = bench.pants(checkout, ["package", "::"], pantsd=False, env=index_env(private, public))
-        if len(r.uv_locks()) != n_envs:
-            raise BenchError(f"expected {n_envs} uv locks in a cold build, saw {len(r.uv_locks())}")
+        r, projects, indexes = cold_package(bench, repo, pantsd=False, what=f"cold build run {i + 1}/{runs}: pants")
         table.add(S_COLD_PANTS, r.seconds, uv=len(r.uv_locks()))
-        packages = lock_sizes(checkout / "dist")
-        projects = sorted(p for p in (checkout / "dist/peach").glob("*/*") if p.is_dir())
-        assert len(projects) == n_envs, projects
+        description = repo.description()
         log(f"cold build run {i + 1}/{runs}: uv loop, sequential")
         seq = uv_loop(bench, uv, python, projects, "seq", str(i))
-        table.add(S_COLD_SEQ, seq.seconds, uv=n_envs)
+        table.add(S_COLD_SEQ, seq.seconds, uv=repo.n_envs)
         log(f"cold build run {i + 1}/{runs}: uv loop, 2 at a time")
         p2 = uv_loop(bench, uv, python, projects, "p2", str(i))
-        table.add(S_COLD_P2, p2.seconds, uv=n_envs)
+        table.add(S_COLD_P2, p2.seconds, uv=repo.n_envs)
         table.add(S_COLD_RATIO, r.seconds / p2.seconds, unit="x")
-        bench.stop_indexes(private, public)
+        bench.stop_indexes(*indexes)
         # The same cold build through the pantsd started by the warm-up: no Pants start-up and no
         # interpreter discovery (memoized by pantsd), new ports and an empty uv cache again.
-        private, public = bench.start_indexes(private_dir, public_dir)
-        shutil.rmtree(checkout / "dist", ignore_errors=True)
-        empty_dir(bench.named_caches / "peach_uv")
-        log(f"cold build run {i + 1}/{runs}: pants, pantsd already running")
-        rd = bench.pants(checkout, ["package", "::"], pantsd=True, env=index_env(private, public))
-        if len(rd.uv_locks()) != n_envs:
-            raise BenchError(f"expected {n_envs} uv locks in a cold build, saw {len(rd.uv_locks())}")
+        rd, _, indexes = cold_package(bench, repo, pantsd=True,
+                                      what=f"cold build run {i + 1}/{runs}: pants, pantsd already running")
         table.add(S_COLD_PANTSD, rd.seconds, uv=len(rd.uv_locks()))
         table.add(S_COLD_RATIO_PANTSD, rd.seconds / p2.seconds, unit="x")
-        bench.stop_indexes(private, public)
-    bench.stop_pantsd(checkout)
+        bench.stop_indexes(*indexes)
+    bench.stop_pantsd(repo.checkout)
     table.rows[S_COLD_RATIO].note = "per run"
     table.rows[S_COLD_RATIO_PANTSD].note = "per run, against the same run's loop"
-    return (f"{n_envs} environments ({sizes.cold_codops} codops x base, 3 named, gateway); packages per lock: "
-            f"min {min(packages)}, median {statistics.median(packages):.0f}, max {max(packages)}")
+    return description
+
+
+def at_envs(scenario: str, n_envs: int) -> str:
+    return f"{scenario} ({n_envs:,} environments)"
+
+
+def scenario_scale(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, private_dir: Path,
+                   public_dir: Path, uv: Path, python: str, runs: int, table: Table) -> str:
+    """The cold build with pantsd running, at 10 times the `cold` scenario's size: how the cost grows once
+    Pants' start-up is amortised. Each run: the cold `package ::`, then the two-at-a-time loop of the same
+    projects against the same index servers, and their ratio."""
+    repo = cold_checkout(bench, template, "scale", sizes.scale_codops, world, SEED + 6, private_dir, public_dir)
+    for i in range(runs):
+        rd, projects, indexes = cold_package(bench, repo, pantsd=True,
+                                             what=f"scale run {i + 1}/{runs}: pants, pantsd already running")
+        table.add(at_envs(S_COLD_PANTSD, repo.n_envs), rd.seconds, uv=rd.uv_processes(),
+                  note="uv processes: the `uv lock`s and online platform checks (`uv pip compile`) Pants "
+                       "logs; the offline platform checks log at debug level and are not counted")
+        log(f"scale run {i + 1}/{runs}: uv loop, 2 at a time")
+        p2 = uv_loop(bench, uv, python, projects, "p2", f"scale{i}")
+        table.add(at_envs(S_COLD_P2, repo.n_envs), p2.seconds, uv=repo.n_envs)
+        table.add(at_envs(S_COLD_RATIO_PANTSD, repo.n_envs), rd.seconds / p2.seconds, unit="x",
+                  note="per run, against the same run's loop")
+        bench.stop_indexes(*indexes)
+    bench.stop_pantsd(repo.checkout)
+    return repo.description() + f"; load average at its end {_loadavg()}"
 
 
 def reference_lock(bench: Bench, uv: Path, python: str, project: Path, i: int) -> float:
@@ -1361,6 +1420,10 @@ GOALS: List[Goal] = [
          lambda t: t.median(S_COLD_RATIO) <= 1.25, "median of per-run ratios"),
     Goal("cold build <= 1.0 x the two-at-a-time loop (pantsd running)", S_COLD_RATIO_PANTSD,
          lambda t: t.median(S_COLD_RATIO_PANTSD) <= 1.0, "median of per-run ratios"),
+    Goal(f"cold build of {SCALE_ENVS} environments <= 0.9x the two-at-a-time loop (pantsd running)",
+         at_envs(S_COLD_RATIO_PANTSD, SCALE_ENVS),
+         lambda t: t.median(at_envs(S_COLD_RATIO_PANTSD, SCALE_ENVS)) <= 0.9, "median of per-run ratios",
+         (("pants", at_envs(S_COLD_PANTSD, SCALE_ENVS)), ("loop-2", at_envs(S_COLD_P2, SCALE_ENVS)))),
     Goal("import check of one small environment from a warm uv cache < 5 s", S_IMPORT,
          lambda t: t.median(S_IMPORT) < 5.0, "median, the whole `pants test --force` with pantsd warm",
          (("its process alone", S_IMPORT_PROC), ("client floor", S_IMPORT_FLOOR))),
@@ -1477,7 +1540,8 @@ PROFILE_DEPS = ("PyYAML>=6,<7", "packaging==21.3")
 # ---------------------------------------------------------------------------------------------------
 
 
-SCENARIOS = ("config", "cold", "warm", "example", "importcheck")
+SCENARIOS = ("config", "cold", "warm", "example", "importcheck", "scale")
+QUICK_SCENARIOS = ("config", "cold", "warm", "scale")
 
 
 def parse_scales(text: str) -> Tuple[int, ...]:
@@ -1511,7 +1575,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sizes = QUICK if args.quick else FULL
     scales = args.scales or sizes.cfg_files
     runs = args.runs or (1 if args.quick else 3)
-    only = set(args.only or (SCENARIOS[:3] if args.quick else SCENARIOS))
+    only = set(args.only or (QUICK_SCENARIOS if args.quick else SCENARIOS))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="peach-bench-"))
@@ -1558,6 +1622,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if "cold" in only:
             notes.append("- Cold build: " + scenario_cold(bench, template, sizes, syn, built.private_dir,
                                                           built.public_dir, uv, python, runs, table) + ".")
+        if "scale" in only:
+            notes.append("- Scale: " + scenario_scale(bench, template, sizes, syn, built.private_dir,
+                                                      built.public_dir, uv, python, runs, table) + ".")
         if "warm" in only:
             assert bgd is not None
             notes.append("- Rebuilds: " + scenario_warm(bench, template, sizes, syn, built.private_dir,
