@@ -121,8 +121,8 @@ SECRET = "s3cr3t-pw"
 CALLER = {
     "UV_INDEX_PRIVATE_USERNAME": "ci", "UV_INDEX_PRIVATE_PASSWORD": SECRET, "UV_INDEX_PUBLIC_PASSWORD": SECRET,
     "HTTPS_PROXY": "http://proxy.example.invalid:3128", "SSL_CERT_FILE": "/etc/ssl/corp.pem",
-    "UV_INDEX_URL": "https://elsewhere.example.invalid/simple", "UV_CONFIG_FILE": "/home/me/uv.toml",
-    "PIP_INDEX_URL": "https://elsewhere.example.invalid/simple", "HOME": "/home/me", "PATH": "/usr/bin",
+    "UV_INDEX_URL": "https://elsewhere.example.invalid/simple", "UV_CONFIG_FILE": "/users/someone/uv.toml",
+    "PIP_INDEX_URL": "https://elsewhere.example.invalid/simple", "HOME": "/users/someone", "PATH": "/usr/bin",
     "AWS_SECRET_ACCESS_KEY": SECRET, "XDG_CONFIG_DIRS": "/etc/xdg",
 }
 SANDBOX_ENV = {"HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "UV_CACHE_DIR", "UV_CREDENTIALS_DIR",
