@@ -63,6 +63,8 @@ NOTEBOOK = json.dumps({"cells": [{"cell_type": "code", "source": "def recommend(
 STACK = "fastapi-lite==0.110.0\npydantic-lite==2.5.0\nstarlette-lite==0.37.0\n"
 
 ACME_ENV_NAMES = ("base", "codops-gateway", "legacy", "ml")
+# The environments with a `uv lock` of their own: a gateway inherits base alone and ships base's lock.
+ACME_LOCKED = tuple(f"acme/{e}" for e in ACME_ENV_NAMES if e != "codops-gateway")
 ENVS = "example/acme/peach.conf/envs.yaml"
 
 
@@ -141,7 +143,8 @@ def locked_version(lock: str, name: str) -> str:
 
 def test_cold_build_writes_every_project(repo: Checkout, built: Run, private: PypiServer, world: World) -> None:
     assert built.returncode == 0, built.stderr
-    assert uv_processes(built) == [*(f"acme/{e}" for e in ACME_ENV_NAMES), "beta/base", "beta/codops-gateway"]
+    # The gateway inherits base alone: it ships base's lock under its own name, with no `uv lock` of its own.
+    assert uv_processes(built) == [*ACME_LOCKED, "beta/base"]
     for env in ("acme/base", "acme/ml", "acme/codops-gateway", "beta/base"):
         # The private package comes from the private index, at its latest release, even though the
         # public index serves 99.0.0.
@@ -210,6 +213,33 @@ def test_uv_sync_locked_installs_the_locked_versions(repo: Checkout, built: Run,
     assert out == ["1.1.0", "False", "2.0.0", "0.30.0"]
 
 
+def test_the_gateway_lock_is_current_for_its_project(repo: Checkout, built: Run, tmp_path: Path) -> None:
+    """The gateway's lock is base's renamed (no `uv lock` of its own): uv confirms it is the lock of
+    the gateway's project, and would refuse base's lock as it is."""
+    from uv import find_uv_bin
+
+    from peach_e2e.new_machine_test import python311
+
+    def locked(project: Path, *options: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [find_uv_bin(), "lock", "--locked", *options, "--python", python311()], cwd=project,
+            capture_output=True, text=True, timeout=120,
+            env=user_env({"UV_CACHE_DIR": str(tmp_path / "cache"), "UV_PYTHON_DOWNLOADS": "never",
+                          "UV_INDEX_PRIVATE_USERNAME": USER, "UV_INDEX_PRIVATE_PASSWORD": PASSWORD}))
+
+    for codops in ("acme", "beta"):
+        gateway = repo.path / f"dist/peach/{codops}/codops-gateway"
+        assert read_lock(repo, f"{codops}/codops-gateway") != read_lock(repo, f"{codops}/base")
+        run = locked(gateway, "--offline")  # current as it is: uv needs no index to say so
+        assert run.returncode == 0, run.stderr
+        unrenamed = tmp_path / codops / "dist/peach" / codops / "codops-gateway"
+        unrenamed.mkdir(parents=True)
+        shutil.copy2(gateway / "pyproject.toml", unrenamed / "pyproject.toml")
+        (unrenamed / "uv.lock").write_text(read_lock(repo, f"{codops}/base"))
+        run = locked(unrenamed)
+        assert run.returncode != 0 and "needs to be updated" in run.stderr, run.stderr
+
+
 def test_noop_rebuild_runs_no_uv(repo: Checkout, built: Run) -> None:
     assert package(repo).returncode == 0
     run = package(repo)
@@ -228,7 +258,7 @@ def test_editing_base_relocks_that_codops_only(repo: Checkout, built: Run) -> No
     with edited(repo, ENVS, "- orjson-lite==3.10.0", "- orjson-lite==3.9.0"):
         run = package(repo)
     assert run.returncode == 0, run.stderr
-    assert uv_processes(run) == [f"acme/{e}" for e in ACME_ENV_NAMES]
+    assert uv_processes(run) == list(ACME_LOCKED)
 
 
 def test_new_private_release_relocks_the_environments_that_inherit_it(
@@ -239,7 +269,7 @@ def test_new_private_release_relocks_the_environments_that_inherit_it(
         run = package(repo)
         assert run.returncode == 0, run.stderr
         # `legacy` pins 1.0.0 itself, so it does not change.
-        assert uv_processes(run) == ["acme/base", "acme/codops-gateway", "acme/ml", "beta/base", "beta/codops-gateway"]
+        assert uv_processes(run) == ["acme/base", "acme/ml", "beta/base"]
         assert locked_version(read_lock(repo, "acme/ml"), "pipe-algorithms-lib") == f"1.2.0 from {private.url}"
     finally:
         wheel.unlink()
@@ -367,7 +397,7 @@ def test_two_checkouts_give_byte_identical_dist(repo: Checkout, built: Run, tmp_
         first = package(repo)
         second = package(other, PANTS_LOCAL_CACHE="false")  # really run uv again, elsewhere
         assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-        assert len(uv_processes(second)) == 6
+        assert uv_processes(second) == [*ACME_LOCKED, "beta/base"]
         # lock-changes.json compares with committed lockfiles only (none here), never with a checkout's
         # history: it is part of the identical bytes below.
         for codops in ("acme", "beta"):

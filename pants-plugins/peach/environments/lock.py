@@ -45,10 +45,19 @@ from peach.environments.project import (
     EnvironmentProject,
     EnvironmentRequest,
     KnownEnvironments,
+    lock_owner,
 )
 from peach.insight.sizes import EnvironmentSize, lock_size
 from peach.subsystem import PeachSubsystem, StaleLockfileBehavior
-from peach.uv.lockfile import DependencyMetadata, Installed, LockChanges, audit, lock_changes, parse_lock
+from peach.uv.lockfile import (
+    DependencyMetadata,
+    Installed,
+    LockChanges,
+    audit,
+    lock_changes,
+    parse_lock,
+    rename_project,
+)
 from peach.uv.platforms import (
     Override,
     Platform,
@@ -234,6 +243,51 @@ async def _platform_view(
     return {r.platform: dict(r.packages) for r in resolutions}
 
 
+@dataclass(frozen=True)
+class FreshLockRequest:
+    request: EnvironmentRequest
+    fresh: bool = False  # generate-lockfiles: never from a cache
+
+
+@dataclass(frozen=True)
+class FreshLock:
+    """An environment's lock made without a committed lockfile, with what each platform installs."""
+
+    lock: str  # sandbox-independent
+    metadata: Tuple[DependencyMetadata, ...]
+    platforms: Tuple[PlatformResolution, ...]
+
+    def by_platform(self) -> Dict[Platform, Dict[str, Installed]]:
+        return {r.platform: dict(r.packages) for r in self.platforms}
+
+
+@rule(desc="Lock a peach environment from its requirements", level=LogLevel.DEBUG)
+async def fresh_lock(
+    fresh_request: FreshLockRequest, setup: PrivateIndexSetup, peach: PeachSubsystem, image: ImagePlatforms
+) -> FreshLock:
+    request, fresh = fresh_request.request, fresh_request.fresh
+    project = await Get(EnvironmentProject, EnvironmentRequest, request)
+    start = None
+    if peach.align_environments and request.environment not in (BASE, peach.gateway_environment):
+        # Start from the codops' base lock: unpinned shared packages keep base's versions.
+        known = await Get(KnownEnvironments)
+        base = known.by_name.get(EnvironmentId(request.codops, BASE).resolve)
+        if base is not None:
+            start = (await Get(LockedEnvironment, LockEnvironmentRequest(base, fresh))).lock.encode()
+    first = await Get(UvLockResult, UvLockRequest(project, existing=start, fresh=fresh, purpose=_aligned(start)))
+    by_platform = await _platform_view(project, first.lock, fresh, setup, image)
+    metadata: Tuple[DependencyMetadata, ...] = ()
+    if check(parse_lock(first.lock), by_platform, image.python_version):
+        metadata = metadata_fixes(parse_lock(first.lock), by_platform, image.python_version)
+    final = first.lock
+    if metadata:
+        # Locked again from the first lock, so the versions the platforms resolved stay.
+        final = (await Get(UvLockResult, UvLockRequest(project, metadata, existing=first.lock.encode(),
+                                                       fresh=fresh, purpose="with metadata"))).lock
+    platforms = tuple(PlatformResolution(p, FrozenDict(packages)) for p, packages in by_platform.items())
+    return FreshLock(final, metadata, platforms)
+
+
 @rule(desc="Lock a peach environment", level=LogLevel.DEBUG)
 async def lock_environment(
     lock_request: LockEnvironmentRequest, setup: PrivateIndexSetup, peach: PeachSubsystem, image: ImagePlatforms
@@ -259,23 +313,14 @@ async def lock_environment(
         if started.lock == committed_lock or not check(parse_lock(started.lock), by_platform, image.python_version):
             final, metadata = started.lock, declared
     if final is None:
-        start = None
-        if peach.align_environments and request.environment not in (BASE, peach.gateway_environment):
-            # Start from the codops' base lock: unpinned shared packages keep base's versions.
-            known = await Get(KnownEnvironments)
-            base = known.by_name.get(EnvironmentId(request.codops, BASE).resolve)
-            if base is not None:
-                start = (await Get(LockedEnvironment, LockEnvironmentRequest(base, fresh))).lock.encode()
-        first = await Get(UvLockResult, UvLockRequest(project, existing=start, fresh=fresh, purpose=_aligned(start)))
-        by_platform = await _platform_view(project, first.lock, fresh, setup, image)
-        metadata = ()
-        if check(parse_lock(first.lock), by_platform, image.python_version):
-            metadata = metadata_fixes(parse_lock(first.lock), by_platform, image.python_version)
-        final = first.lock
-        if metadata:
-            # Locked again from the first lock, so the versions the platforms resolved stay.
-            final = (await Get(UvLockResult, UvLockRequest(project, metadata, existing=first.lock.encode(),
-                                                           fresh=fresh, purpose="with metadata"))).lock
+        # Environments of a codops with the same requirements (the gateway and base, always) share one
+        # lock, made for the first of them and renamed for the others (`lock_owner`).
+        known = await Get(KnownEnvironments)
+        owner = lock_owner(request, known.by_name.values(), peach.gateway_environment)
+        made = await Get(FreshLock, FreshLockRequest(owner, fresh))
+        metadata, by_platform = made.metadata, made.by_platform()
+        final = made.lock if owner == request else rename_project(
+            made.lock, owner.id.project_name, request.id.project_name)
     parsed = parse_lock(final)
     still = check(parsed, by_platform, image.python_version)
     if still:

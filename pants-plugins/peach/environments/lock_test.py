@@ -22,7 +22,10 @@ from peach.environments.lock import (
     PlatformResolution,
     PlatformResolutionRequest,
     UvLockRequest,
+    FreshLock,
+    FreshLockRequest,
     UvLockResult,
+    fresh_lock,
     lock_environment,
 )
 from peach.environments.platforms import ImagePlatforms
@@ -97,6 +100,7 @@ class FakeUv:
         self.installs = installs or {"pipe-algorithms-lib": "1.1.0", "six": "1.17.0"}
         self.locks: List[UvLockRequest] = []
         self.resolutions: List[PlatformResolutionRequest] = []
+        self.fresh_locks: List[FreshLockRequest] = []
 
     def lock(self, request: UvLockRequest) -> UvLockResult:
         self.locks.append(request)
@@ -126,16 +130,28 @@ def run_lock(uv: FakeUv, subsystem: PeachSubsystem, committed: Optional[str] = N
         assert base_lock is not None
         return LockedEnvironment(project("base"), b"", base_lock, (), None)
 
+    projects = {the_project.request: the_project}
+    for other in (known.by_name.values() if known else ()):
+        projects.setdefault(other, project(other.environment))
+    shared = [
+        MockGet(EnvironmentProject, (EnvironmentRequest,), lambda r: projects[r]),
+        MockGet(KnownEnvironments, (), lambda: known or KnownEnvironments(FrozenDict())),
+        MockGet(LockedEnvironment, (LockEnvironmentRequest,), base),
+        MockGet(UvLockResult, (UvLockRequest,), uv.lock),
+        MockGet(PlatformResolution, (PlatformResolutionRequest,), uv.resolve),
+    ]
+
+    def made(request: FreshLockRequest) -> FreshLock:
+        uv.fresh_locks.append(request)
+        return run_rule_with_mocks(fresh_lock, rule_args=[request, SETUP, subsystem, IMAGE], mock_gets=shared)
+
     return run_rule_with_mocks(
         lock_environment,
         rule_args=[LockEnvironmentRequest(the_project.request, fresh), SETUP, subsystem, IMAGE],
         mock_gets=[
-            MockGet(EnvironmentProject, (EnvironmentRequest,), lambda _: the_project),
+            *(m for m in shared if m.output_type is not LockedEnvironment),
             MockGet(DigestContents, (PathGlobs,), committed_contents),
-            MockGet(KnownEnvironments, (), lambda: known or KnownEnvironments(FrozenDict())),
-            MockGet(LockedEnvironment, (LockEnvironmentRequest,), base),
-            MockGet(UvLockResult, (UvLockRequest,), uv.lock),
-            MockGet(PlatformResolution, (PlatformResolutionRequest,), uv.resolve),
+            MockGet(FreshLock, (FreshLockRequest,), made),
         ],
     )
 
@@ -302,7 +318,7 @@ def test_a_lock_that_still_disagrees_fails_without_writing() -> None:
 
 
 def test_align_environments_starts_a_named_environment_from_the_base_lock() -> None:
-    base_request = project("base").request
+    base_request = EnvironmentRequest("zzebu", "base", ("pipe-algorithms-lib==1.1.0",), ())
     known = KnownEnvironments(FrozenDict({"peach/zzebu/base": base_request}))
     base_lock = lock_text(six="1.16.0")
     uv = FakeUv(lock_text(six="1.17.0"), relocked=base_lock)
@@ -315,3 +331,36 @@ def test_align_environments_leaves_base_itself_alone() -> None:
     uv = FakeUv(lock_text())
     run_lock(uv, peach(align_environments=True), environment="base")
     assert [r.existing for r in uv.locks] == [None]
+
+
+class NamesTheProject(FakeUv):
+    """uv's lock names the project it locked."""
+
+    def lock(self, request: UvLockRequest) -> UvLockResult:
+        self.locks.append(request)
+        return UvLockResult(lock_text().replace("peach-zzebu-ml", request.project.request.id.project_name))
+
+
+def test_the_gateway_ships_base_lock_renamed_without_a_uv_process_of_its_own() -> None:
+    base, gateway = project("base").request, project("gateway").request
+    known = KnownEnvironments(FrozenDict({"peach/zzebu/base": base, "peach/zzebu/gateway": gateway}))
+    uv = NamesTheProject(lock_text())
+    locked = run_lock(uv, peach(), environment="gateway", known=known)
+    # One lock, made for base: the gateway's is that lock with the gateway's name in its place.
+    assert [r.request for r in uv.fresh_locks] == [base]
+    assert [r.project.request for r in uv.locks] == [base]
+    assert [r.project.request for r in uv.resolutions] == [base]
+    assert locked.lock == lock_text().replace('name = "peach-zzebu-ml"', 'name = "peach-zzebu-gateway"')
+    assert locked.project.request == gateway and b'name = "peach-zzebu-gateway"' in locked.pyproject
+    # base itself ships its own lock, unrenamed.
+    assert run_lock(uv, peach(), environment="base", known=known).lock == lock_text().replace(
+        "peach-zzebu-ml", "peach-zzebu-base")
+
+
+def test_environments_with_other_requirements_lock_on_their_own() -> None:
+    other = EnvironmentRequest("zzebu", "base", ("six", "pipe-algorithms-lib==1.1.0"), ("zzebu/peach.conf/app.yaml",))
+    known = KnownEnvironments(FrozenDict({"peach/zzebu/base": other}))
+    uv = NamesTheProject(lock_text())
+    locked = run_lock(uv, peach(), known=known)  # the same requirements, in another order
+    assert [r.request.environment for r in uv.fresh_locks] == ["ml"]
+    assert locked.lock == lock_text()

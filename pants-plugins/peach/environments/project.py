@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, replace
-from typing import Tuple
+from typing import Iterable, Tuple
 
 from pants.core.util_rules.distdir import DistDir
 from pants.engine.fs import EMPTY_DIGEST, Digest
@@ -16,6 +16,7 @@ from pants.util.logging import LogLevel
 
 from peach.config.errors import PackagingError
 from peach.config.ids import EnvironmentId
+from peach.config.model import BASE
 from peach.config.names import exact_names, matches_any
 from peach.config.requirements import parse_requirement
 from peach.environments.index import (
@@ -105,6 +106,15 @@ class KnownEnvironments:
 async def known_environments(all_targets: AllTargets) -> KnownEnvironments:
     requests = (EnvironmentRequest.from_target(t) for t in all_targets if is_py_environment(t))
     return KnownEnvironments(FrozenDict({r.id.resolve: r for r in requests}))
+
+
+def lock_owner(request: EnvironmentRequest, known: Iterable[EnvironmentRequest], gateway: str) -> EnvironmentRequest:
+    """The environment whose lock `request` ships, renamed (`peach.uv.lockfile.rename_project`): of the
+    environments of its codops with the same requirements in the same order (the order can steer
+    uv's resolution), `base`, then the gateway, then the first by name; `request` itself when no
+    other has them. The gateway inherits `base` alone, so its lock is always base's."""
+    same = [r for r in known if r.codops == request.codops and r.requirements == request.requirements]
+    return min([request, *same], key=lambda r: (r.environment != BASE, r.environment != gateway, r.environment))
 
 
 def pin(requirement: str, versions: dict) -> str:

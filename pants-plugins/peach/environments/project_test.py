@@ -21,7 +21,7 @@ from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 from peach.config.errors import PackagingError
 from peach.environments.index import LatestRelease, LatestReleaseRequest, latest_release
 from peach.environments.lock_test import IMAGE, SETUP, peach
-from peach.environments.project import EnvironmentRequest, environment_project
+from peach.environments.project import EnvironmentRequest, environment_project, lock_owner
 from peach.uv.tool import UvProcess, UvTool
 
 REQUEST = EnvironmentRequest(
@@ -100,3 +100,18 @@ def test_a_failed_lookup_says_why_in_words() -> None:
     assert str(error.value).startswith(
         f"cannot pin pipe-algorithms-lib to its latest release: the private index {SETUP.location} has no final "
         "release of pipe-algorithms-lib")
+
+
+def test_lock_owner_prefers_base_then_the_gateway_then_the_first_name() -> None:
+    def env(codops: str, environment: str, requirements=("six", "tqdm")) -> EnvironmentRequest:
+        return EnvironmentRequest(codops, environment, tuple(requirements), ())
+
+    base, gateway, b, a = env("c", "base"), env("c", "gateway"), env("c", "b"), env("c", "a")
+    known = [b, gateway, a, base, env("other", "base"), env("c", "x", ("six",)), env("c", "y", ("tqdm", "six"))]
+    for request in (base, gateway, a, b):
+        assert lock_owner(request, known, "gateway") == base
+    assert lock_owner(gateway, [gateway, b, a], "gateway") == gateway
+    assert lock_owner(b, [b, a], "gateway") == a
+    # Another codops, other requirements or the same ones in another order: its own lock.
+    for alone in (env("other", "base"), env("c", "x", ("six",)), env("c", "y", ("tqdm", "six"))):
+        assert lock_owner(alone, known, "gateway") == alone

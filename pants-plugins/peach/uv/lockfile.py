@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -140,6 +141,40 @@ def parse_lock(text: str) -> Lock:
         for m in (data.get("manifest", {}) or {}).get("dependency-metadata", [])
     )
     return Lock(tuple(packages), declared)
+
+
+# ---------------------------------------------------------------------------------------------
+# One lock for two projects of the same requirements
+# ---------------------------------------------------------------------------------------------
+
+_PACKAGE = "\n\n[[package]]\n"
+_NAME = re.compile(r'name = "([^"]+)"\n')
+
+
+def rename_project(text: str, old: str, new: str) -> str:
+    """The `uv.lock` that uv writes for the project `new` when the project `old`, locked in `text`,
+    has the same requirements and settings: the same bytes but the root package's name and, since uv
+    orders packages by name, its place. (Checked against uv: a committed lockfile made this way is
+    current, which `uv lock` started from it confirms byte for byte.)"""
+    head, *blocks = text.split(_PACKAGE)
+    if not blocks or not text.endswith("\n"):
+        raise ValueError("not a uv.lock with packages")
+    blocks[-1] = blocks[-1][:-1]
+    root = f'name = "{old}"\n'
+    at = [i for i, b in enumerate(blocks) if b.startswith(root) and _is_root_block(b)]
+    if len(at) != 1:
+        raise ValueError(f"the lock has no root project `{old}`")
+    block = f'name = "{new}"\n' + blocks.pop(at[0])[len(root):]
+    names = [_NAME.match(b).group(1) if _NAME.match(b) else "" for b in blocks]
+    if new in names:
+        raise ValueError(f"the lock already has a package `{new}`")
+    blocks.insert(next((i for i, n in enumerate(names) if n > new), len(blocks)), block)
+    return _PACKAGE.join([head, *blocks]) + "\n"
+
+
+def _is_root_block(block: str) -> bool:
+    lines = block.split("\n", 3)
+    return len(lines) > 2 and lines[2] in ('source = { virtual = "." }', 'source = { editable = "." }')
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from peach.config.names import matches_any
-from peach.uv.lockfile import audit, changes, closure, parse_lock, relocate
+from peach.uv.lockfile import audit, changes, closure, parse_lock, relocate, rename_project
 from peach.uv.runner import FILE_URL_TOKEN
 
 
@@ -152,3 +152,68 @@ def test_changes_between_two_locks() -> None:
     assert diff.summary() == "1 added, 1 removed, 1 changed"
     assert diff.lines() == ["+ d==5", "- a==1", "~ c 3 -> 4"]
     assert changes({"a": "1"}, {"a": "1"}).empty
+
+
+PROJECT_LOCK = """\
+version = 1
+revision = 3
+requires-python = "==3.11.*"
+
+[[package]]
+name = "anyio"
+version = "4.0.0"
+source = {{ registry = "https://public.example.invalid/simple" }}
+
+[[package]]
+name = "{root}"
+version = "0.0.0"
+source = {{ virtual = "." }}
+dependencies = [
+    {{ name = "anyio" }},
+    {{ name = "six" }},
+]
+
+[package.metadata]
+requires-dist = [
+    {{ name = "anyio" }},
+    {{ name = "six", specifier = ">=1" }},
+]
+
+[[package]]
+name = "six"
+version = "1.17.0"
+source = {{ registry = "https://public.example.invalid/simple" }}
+"""
+
+
+def _order(text: str) -> list:
+    return [p.name for p in parse_lock(text).packages]
+
+
+def test_rename_project_gives_the_other_projects_lock_in_uvs_order() -> None:
+    lock = PROJECT_LOCK.format(root="peach-c-base")
+    renamed = rename_project(lock, "peach-c-base", "peach-c-codops-gateway")
+    assert _order(renamed) == ["anyio", "peach-c-codops-gateway", "six"]
+    first = rename_project(lock, "peach-c-base", "a-first")
+    assert _order(first) == ["a-first", "anyio", "six"]
+    last = rename_project(lock, "peach-c-base", "zz-last")
+    assert _order(last) == ["anyio", "six", "zz-last"]
+    assert last.endswith('source = { registry = "https://public.example.invalid/simple" }\n\n[[package]]\n'
+                         'name = "zz-last"\nversion = "0.0.0"\nsource = { virtual = "." }\ndependencies = [\n'
+                         '    { name = "anyio" },\n    { name = "six" },\n]\n\n[package.metadata]\nrequires-dist = [\n'
+                         '    { name = "anyio" },\n    { name = "six", specifier = ">=1" },\n]\n')
+    # Renaming back gives the same bytes; only the root's name line and place changed.
+    assert rename_project(last, "zz-last", "peach-c-base") == lock
+    assert sorted(last.splitlines()) == sorted(lock.replace("peach-c-base", "zz-last").splitlines())
+    root = parse_lock(renamed).root
+    assert root is not None and root.name == "peach-c-codops-gateway" and root.requires == ("anyio", "six>=1")
+
+
+def test_rename_project_refuses_what_it_cannot_rename() -> None:
+    lock = PROJECT_LOCK.format(root="peach-c-base")
+    for old, new in (("peach-c-other", "x"), ("anyio", "x"), ("peach-c-base", "six")):
+        try:
+            rename_project(lock, old, new)
+        except ValueError:
+            continue
+        raise AssertionError(f"renamed {old} to {new}")
