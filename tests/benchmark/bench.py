@@ -688,6 +688,9 @@ S_COLD_P2 = "baseline: `uv lock` loop, 2 at a time (`xargs -P2`)"
 S_COLD_RATIO = "ratio pants / loop-2"
 S_COLD_PANTSD = "cold `package ::`, pantsd already running (new ports, empty uv cache)"
 S_COLD_RATIO_PANTSD = "ratio pants with pantsd / loop-2"
+S_COLD_BACKENDS = ("cold `package ::` (pants, no pantsd) with this repository's own backends enabled too "
+                   "(Python, plugin development)")
+S_COLD_RATIO_BACKENDS = "ratio pants with this repository's backends / loop-2"
 # Rebuilds.
 S_BUILD50 = "initial build (pantsd, writes the remote cache; not a goal)"
 S_CI = "fresh CI machine, warm remote cache: `package ::`, no pantsd"
@@ -830,6 +833,26 @@ def scenario_config_scale(bench: Bench, template: Path, scales: Sequence[int], w
     return "; ".join(descriptions)
 
 
+# This repository's own backends, which a platform repository does not enable (README, *Adopting peach*).
+REPO_BACKENDS = "['pants.backend.python', 'pants.backend.plugin_development', 'peach']"
+# Sections of this repository's pants.toml that configure those backends alone.
+REPO_ONLY_SECTIONS = ("[python-infer]", "[pytest]")
+
+
+def as_platform_repository(checkout: Path) -> None:
+    """The checkout's `pants.toml` as a platform repository has it: the peach backend alone (as README
+    *Adopting peach* sets it), the repository's peach settings kept. Pants' Python backend, which this
+    repository enables for the plugin's own code and tests, about doubles Pants' start-up without pantsd
+    (the `cold` scenario measures that too)."""
+    path = checkout / "pants.toml"
+    text = re.sub(r"^backend_packages = \[[^\]]*\]$", 'backend_packages = ["peach"]', path.read_text(),
+                  count=1, flags=re.MULTILINE)
+    sections = re.split(r"(?m)^(?=\[)", text)
+    path.write_text("".join(part for part in sections if part.split("\n", 1)[0].strip() not in REPO_ONLY_SECTIONS))
+    if 'backend_packages = ["peach"]' not in path.read_text():
+        raise BenchError("could not set the checkout's backend_packages to peach alone")
+
+
 def copy_checkout(bench: Bench, template: Path, name: str) -> Path:
     dest = bench.tmp / name
     shutil.copytree(template, dest, symlinks=True, ignore=shutil.ignore_patterns(".pants.d", ".pids", "dist"))
@@ -932,8 +955,8 @@ def cold_checkout(bench: Bench, template: Path, name: str, n_codops: int, world:
     return ColdRepo(checkout, n_codops, private_dir, public_dir)
 
 
-def cold_package(bench: Bench, repo: ColdRepo, *, pantsd: bool,
-                 what: str) -> Tuple[Result, List[Path], Tuple[PypiServer, PypiServer]]:
+def cold_package(bench: Bench, repo: ColdRepo, *, pantsd: bool, what: str,
+                 env: Optional[Dict[str, Optional[str]]] = None) -> Tuple[Result, List[Path], Tuple[PypiServer, PypiServer]]:
     """A cold `package ::` (no `dist/`, Pants' `peach_uv` named cache empty) against index servers started
     on new ports, so every pyproject differs from any earlier run's and every lock is a cache miss.
     Returns the result, the environments' projects in `dist/peach` (which the baseline loops lock again)
@@ -942,7 +965,7 @@ def cold_package(bench: Bench, repo: ColdRepo, *, pantsd: bool,
     shutil.rmtree(repo.checkout / "dist", ignore_errors=True)
     empty_dir(bench.named_caches / "peach_uv")
     log(what)
-    r = bench.pants(repo.checkout, ["package", "::"], pantsd=pantsd, env=index_env(*indexes))
+    r = bench.pants(repo.checkout, ["package", "::"], pantsd=pantsd, env={**index_env(*indexes), **(env or {})})
     if len(r.uv_locks()) != repo.n_locks:
         raise BenchError(f"expected {repo.n_locks} uv locks in a cold build, saw {len(r.uv_locks())}")
     projects = sorted(p for p in (repo.checkout / "dist/peach").glob("*/*") if p.is_dir())
@@ -965,6 +988,11 @@ def scenario_cold(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
         p2 = uv_loop(bench, uv, python, projects, "p2", str(i))
         table.add(S_COLD_P2, p2.seconds, uv=repo.n_envs)
         table.add(S_COLD_RATIO, r.seconds / p2.seconds, unit="x")
+        bench.stop_indexes(*indexes)
+        rb, _, indexes = cold_package(bench, repo, pantsd=False, env={"PANTS_BACKEND_PACKAGES": REPO_BACKENDS},
+                                      what=f"cold build run {i + 1}/{runs}: pants, this repository's backends too")
+        table.add(S_COLD_BACKENDS, rb.seconds, uv=len(rb.uv_locks()))
+        table.add(S_COLD_RATIO_BACKENDS, rb.seconds / p2.seconds, unit="x")
         bench.stop_indexes(*indexes)
         # The same cold build through the pantsd started by the warm-up: no Pants start-up and no
         # interpreter discovery (memoized by pantsd), new ports and an empty uv cache again.
@@ -1614,6 +1642,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 raise BenchError(f"installing BuildGrid failed: {str(e)[-3000:]}") from None
         log("fresh checkout of the repo")
         template = fresh_checkout(tmp / "template")
+        as_platform_repository(template)
         bench.checkouts.append(template)
         info = machine(template, bench, uv, python)
         log("building the index world")
