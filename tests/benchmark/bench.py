@@ -1594,6 +1594,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and one run each, no `example` scenario unless named with --only: a smoke run")
     parser.add_argument("--runs", type=int, default=None, help="runs per scenario (default 3, or 1 with --quick)")
+    parser.add_argument("--scale-runs", type=int, default=1,
+                        help="runs of the `scale` scenario (default 1: a run is a cold build of 200 environments and "
+                             "the loop of the same locks, about 12 minutes)")
     parser.add_argument("--only", action="append", choices=SCENARIOS,
                         help="run only these scenarios (repeatable)")
     parser.add_argument("--scales", type=parse_scales, default=None, metavar="FILES,FILES,...",
@@ -1660,7 +1663,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                           built.public_dir, uv, python, runs, table) + ".")
         if "scale" in only:
             notes.append("- Scale: " + scenario_scale(bench, template, sizes, syn, built.private_dir,
-                                                      built.public_dir, uv, python, runs, table) + ".")
+                                                      built.public_dir, uv, python, args.scale_runs, table) + ".")
         if "warm" in only:
             assert bgd is not None
             notes.append("- Rebuilds: " + scenario_warm(bench, template, sizes, syn, built.private_dir,
@@ -1685,7 +1688,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             log(f"kept {tmp}")
     command = "python3 tests/benchmark/bench.py" + (" --quick" if args.quick else "") + (
         f" --runs {args.runs}" if args.runs else "") + "".join(f" --only {o}" for o in args.only or ()) + (
-        f" --scales {','.join(map(str, args.scales))}" if args.scales else "")
+        f" --scales {','.join(map(str, args.scales))}" if args.scales else "") + (
+        f" --scale-runs {args.scale_runs}" if args.scale_runs != 1 else "")
     report = "\n".join([
         f"Command: `{command}` ({runs} run(s) per scenario, total {(time.monotonic() - started) / 60:.1f} min)",
         "",
