@@ -313,10 +313,8 @@ async def lock_environment(
         if started.lock == committed_lock or not check(parse_lock(started.lock), by_platform, image.python_version):
             final, metadata = started.lock, declared
     if final is None:
-        # Environments of a codops with the same requirements (the gateway and base, always) share one
-        # lock, made for the first of them and renamed for the others (`lock_owner`).
-        known = await Get(KnownEnvironments)
-        owner = lock_owner(request, known.by_name.values(), peach.gateway_environment)
+        # The gateway ships base's lock, renamed: one `uv lock` for both (`lock_owner`).
+        owner = lock_owner(request, peach.gateway_environment)
         made = await Get(FreshLock, FreshLockRequest(owner, fresh))
         metadata, by_platform = made.metadata, made.by_platform()
         final = made.lock if owner == request else rename_project(

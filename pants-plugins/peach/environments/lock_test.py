@@ -130,11 +130,9 @@ def run_lock(uv: FakeUv, subsystem: PeachSubsystem, committed: Optional[str] = N
         assert base_lock is not None
         return LockedEnvironment(project("base"), b"", base_lock, (), None)
 
-    projects = {the_project.request: the_project}
-    for other in (known.by_name.values() if known else ()):
-        projects.setdefault(other, project(other.environment))
     shared = [
-        MockGet(EnvironmentProject, (EnvironmentRequest,), lambda r: projects[r]),
+        MockGet(EnvironmentProject, (EnvironmentRequest,),
+                lambda r: the_project if r == the_project.request else project(r.environment)),
         MockGet(KnownEnvironments, (), lambda: known or KnownEnvironments(FrozenDict())),
         MockGet(LockedEnvironment, (LockEnvironmentRequest,), base),
         MockGet(UvLockResult, (UvLockRequest,), uv.lock),
@@ -149,7 +147,7 @@ def run_lock(uv: FakeUv, subsystem: PeachSubsystem, committed: Optional[str] = N
         lock_environment,
         rule_args=[LockEnvironmentRequest(the_project.request, fresh), SETUP, subsystem, IMAGE],
         mock_gets=[
-            *(m for m in shared if m.output_type is not LockedEnvironment),
+            *(m for m in shared if m.output_type not in (LockedEnvironment, KnownEnvironments)),
             MockGet(DigestContents, (PathGlobs,), committed_contents),
             MockGet(FreshLock, (FreshLockRequest,), made),
         ],
@@ -343,24 +341,17 @@ class NamesTheProject(FakeUv):
 
 def test_the_gateway_ships_base_lock_renamed_without_a_uv_process_of_its_own() -> None:
     base, gateway = project("base").request, project("gateway").request
-    known = KnownEnvironments(FrozenDict({"peach/zzebu/base": base, "peach/zzebu/gateway": gateway}))
     uv = NamesTheProject(lock_text())
-    locked = run_lock(uv, peach(), environment="gateway", known=known)
+    locked = run_lock(uv, peach(), environment="gateway")
     # One lock, made for base: the gateway's is that lock with the gateway's name in its place.
     assert [r.request for r in uv.fresh_locks] == [base]
     assert [r.project.request for r in uv.locks] == [base]
     assert [r.project.request for r in uv.resolutions] == [base]
     assert locked.lock == lock_text().replace('name = "peach-zzebu-ml"', 'name = "peach-zzebu-gateway"')
     assert locked.project.request == gateway and b'name = "peach-zzebu-gateway"' in locked.pyproject
-    # base itself ships its own lock, unrenamed.
-    assert run_lock(uv, peach(), environment="base", known=known).lock == lock_text().replace(
-        "peach-zzebu-ml", "peach-zzebu-base")
-
-
-def test_environments_with_other_requirements_lock_on_their_own() -> None:
-    other = EnvironmentRequest("zzebu", "base", ("six", "pipe-algorithms-lib==1.1.0"), ("zzebu/peach.conf/app.yaml",))
-    known = KnownEnvironments(FrozenDict({"peach/zzebu/base": other}))
-    uv = NamesTheProject(lock_text())
-    locked = run_lock(uv, peach(), known=known)  # the same requirements, in another order
-    assert [r.request.environment for r in uv.fresh_locks] == ["ml"]
-    assert locked.lock == lock_text()
+    # base itself, and any other environment, ships its own lock, unrenamed.
+    for environment in ("base", "ml"):
+        uv = NamesTheProject(lock_text())
+        assert run_lock(uv, peach(), environment=environment).lock == lock_text().replace(
+            "peach-zzebu-ml", f"peach-zzebu-{environment}")
+        assert [r.request.environment for r in uv.fresh_locks] == [environment]

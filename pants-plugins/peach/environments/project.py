@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, replace
-from typing import Iterable, Tuple
+from typing import Tuple
 
 from pants.core.util_rules.distdir import DistDir
 from pants.engine.fs import EMPTY_DIGEST, Digest
@@ -108,13 +108,14 @@ async def known_environments(all_targets: AllTargets) -> KnownEnvironments:
     return KnownEnvironments(FrozenDict({r.id.resolve: r for r in requests}))
 
 
-def lock_owner(request: EnvironmentRequest, known: Iterable[EnvironmentRequest], gateway: str) -> EnvironmentRequest:
-    """The environment whose lock `request` ships, renamed (`peach.uv.lockfile.rename_project`): of the
-    environments of its codops with the same requirements in the same order (the order can steer
-    uv's resolution), `base`, then the gateway, then the first by name; `request` itself when no
-    other has them. The gateway inherits `base` alone, so its lock is always base's."""
-    same = [r for r in known if r.codops == request.codops and r.requirements == request.requirements]
-    return min([request, *same], key=lambda r: (r.environment != BASE, r.environment != gateway, r.environment))
+def lock_owner(request: EnvironmentRequest, gateway: str) -> EnvironmentRequest:
+    """The environment whose lock `request` ships, renamed (`peach.uv.lockfile.rename_project`): the
+    gateway's is base's. The gateway inherits base alone, so its requirements and config files are
+    base's (`peach.config.merge`) and this is base's own request: one `uv lock` for both. (A
+    hand-written gateway target that differed would still get the lock of its own requirements, made
+    under base's name.) Found without reading the other targets, which would cost every edit the
+    evaluation of all of them."""
+    return replace(request, environment=BASE) if request.environment == gateway else request
 
 
 def pin(requirement: str, versions: dict) -> str:

@@ -102,16 +102,9 @@ def test_a_failed_lookup_says_why_in_words() -> None:
         "release of pipe-algorithms-lib")
 
 
-def test_lock_owner_prefers_base_then_the_gateway_then_the_first_name() -> None:
-    def env(codops: str, environment: str, requirements=("six", "tqdm")) -> EnvironmentRequest:
-        return EnvironmentRequest(codops, environment, tuple(requirements), ())
-
-    base, gateway, b, a = env("c", "base"), env("c", "gateway"), env("c", "b"), env("c", "a")
-    known = [b, gateway, a, base, env("other", "base"), env("c", "x", ("six",)), env("c", "y", ("tqdm", "six"))]
-    for request in (base, gateway, a, b):
-        assert lock_owner(request, known, "gateway") == base
-    assert lock_owner(gateway, [gateway, b, a], "gateway") == gateway
-    assert lock_owner(b, [b, a], "gateway") == a
-    # Another codops, other requirements or the same ones in another order: its own lock.
-    for alone in (env("other", "base"), env("c", "x", ("six",)), env("c", "y", ("tqdm", "six"))):
-        assert lock_owner(alone, known, "gateway") == alone
+def test_the_gateway_lock_owner_is_base() -> None:
+    gateway = EnvironmentRequest("c", "gateway", ("six", "tqdm"), ("c/peach.yaml",))
+    assert lock_owner(gateway, "gateway") == EnvironmentRequest("c", "base", ("six", "tqdm"), ("c/peach.yaml",))
+    for alone in ("base", "ml", "codops-gateway"):
+        request = EnvironmentRequest("c", alone, ("six", "tqdm"), ("c/peach.yaml",))
+        assert lock_owner(request, "gateway") == request
