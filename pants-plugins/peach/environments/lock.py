@@ -317,8 +317,7 @@ async def lock_environment(
         owner = lock_owner(request, peach.gateway_environment)
         made = await Get(FreshLock, FreshLockRequest(owner, fresh))
         metadata, by_platform = made.metadata, made.by_platform()
-        final = made.lock if owner == request else rename_project(
-            made.lock, owner.id.project_name, request.id.project_name)
+        final = made.lock if owner == request else _renamed(made.lock, owner, request)
     parsed = parse_lock(final)
     still = check(parsed, by_platform, image.python_version)
     if still:
@@ -338,6 +337,14 @@ async def lock_environment(
     return LockedEnvironment(project, project.pyproject(metadata), final, metadata,
                              committed_path if committed else None, committed_lock,
                              lock_size(parsed, image.platforms, image.python_version))
+
+
+def _renamed(lock: str, owner: EnvironmentRequest, request: EnvironmentRequest) -> str:
+    try:
+        return rename_project(lock, owner.id.project_name, request.id.project_name)
+    except ValueError as e:  # uv wrote a lock of another shape than the one peach knows
+        raise PackagingError(f"environment `{request.name}`: the lock of `{owner.name}` cannot be shipped under "
+                             f"its name ({e}). Report it with both environments' pyproject.toml.") from None
 
 
 def _aligned(start: Optional[bytes]) -> str:

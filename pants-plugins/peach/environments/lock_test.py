@@ -355,3 +355,16 @@ def test_the_gateway_ships_base_lock_renamed_without_a_uv_process_of_its_own() -
         assert run_lock(uv, peach(), environment=environment).lock == lock_text().replace(
             "peach-zzebu-ml", f"peach-zzebu-{environment}")
         assert [r.request.environment for r in uv.fresh_locks] == [environment]
+
+
+def test_a_lock_the_gateway_cannot_take_is_an_error_not_a_traceback() -> None:
+    class NoRoot(FakeUv):
+        def lock(self, request: UvLockRequest) -> UvLockResult:
+            self.locks.append(request)
+            return UvLockResult(lock_text().replace('source = { virtual = "." }', 'source = { editable = "src" }'))
+
+    with pytest.raises(PackagingError) as error:
+        run_lock(NoRoot(lock_text()), peach(), environment="gateway")
+    assert str(error.value) == (
+        "environment `zzebu/gateway`: the lock of `zzebu/base` cannot be shipped under its name (the lock has no "
+        "root project `peach-zzebu-base`). Report it with both environments' pyproject.toml.")
