@@ -941,8 +941,8 @@ class ColdRepo:
 def cold_checkout(bench: Bench, template: Path, name: str, n_codops: int, world: SynWorld, seed: int,
                   private_dir: Path, public_dir: Path) -> ColdRepo:
     """A checkout of `n_codops` realistic codops (named `<name>NN`) for cold builds, with its pantsd
-    running: Pants, its plugin, its interpreter discovery and the uv tool (uv.pex and its venv in the named
-    cache) installed by an untimed build of a different, tiny repo, so no lock of the measured repo is
+    running: Pants, its plugin, its interpreter discovery and the uv tool (its binary in Pants' store; uv.pex
+    and its venv in the named cache, for a directory index) installed by an untimed build of a different, tiny repo, so no lock of the measured repo is
     cached."""
     checkout = copy_checkout(bench, template, name)
     reset_example(checkout)

@@ -117,7 +117,8 @@ def test_ci_machines_share_locks_and_no_secret_is_kept(
                 assert uv_processes(run) == []
                 # ...and starts none speculatively either (`[uv].remote_cache_speculation_delay`): Pants
                 # would otherwise start each uv process locally at once and cancel it on the hit.
-                spawned = re.findall(r'spawned local process .*?argv: \["[^"]*uv\.pex[^"]*", "(lock|pip)"'
+                # uv's binary (`.peach-uv/uv`), or the runner's pex for a directory index
+                spawned = re.findall(r'spawned local process .*?argv: \["(?:[^"]*uv\.pex[^"]*|\.peach-uv/uv)", "(lock|pip)"'
                                      r'.*remote_cache_speculation_delay: (\w+)', run.stderr)
                 assert spawned and {delay for _, delay in spawned} == {"1s"}, spawned  # the latest-release lookup
                 assert [kind for kind, _ in spawned].count("lock") == 0, spawned

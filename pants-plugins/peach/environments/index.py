@@ -29,7 +29,7 @@ from peach.config.names import redact_url
 from peach.environments.platforms import ImagePlatforms
 from peach.subsystem import PeachSubsystem
 from peach.uv.credentials import PUBLIC_INDEX_NAME, UvCredentials, credentials_env_names
-from peach.uv.tool import UvProcess
+from peach.uv.tool import UvProcess, uv_message
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,7 @@ async def latest_release(
             *where,
         ),
         input_digest=digest,
+        relocate=setup.is_directory,
         description=f"Look up the latest {package} on the private index",
         level=LogLevel.DEBUG,
         # A new release counts at the next build: an index server's answer can change between two
@@ -147,7 +148,7 @@ async def latest_release(
         # an unreachable index take longer than `[peach].index_timeout` to report.
         http_retries=0,
     ))
-    stdout, stderr = result.stdout.decode(), result.stderr.decode(errors="replace")
+    stdout, stderr = result.stdout.decode(), uv_message(result.stderr)
     match = re.search(rf"^{re.escape(package)}==(\S+)\s*$", stdout, re.MULTILINE | re.IGNORECASE)
     if result.exit_code == 0 and match:
         return LatestRelease(package, match.group(1))

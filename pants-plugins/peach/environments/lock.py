@@ -69,7 +69,7 @@ from peach.uv.platforms import (
     parse_compile,
     pinned_overrides,
 )
-from peach.uv.tool import UvProcess
+from peach.uv.tool import UvProcess, uv_message
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,12 @@ async def run_uv_lock(request: UvLockRequest, setup: PrivateIndexSetup) -> UvLoc
         input_digest=digest,
         output_files=(f"{project.dir}/uv.lock",),
         lock=f"{project.dir}/uv.lock",
+        relocate=setup.is_directory,
         description=f"uv lock {project.name}" + (f" ({what})" if what else ""),
         cache_scope=ProcessCacheScope.PER_SESSION if request.fresh else ProcessCacheScope.SUCCESSFUL,
     ))
     if result.exit_code != 0:
-        stderr = result.stderr.decode(errors="replace")
+        stderr = uv_message(result.stderr)
         if is_resolution_failure(stderr):  # the configs' declarations, uv's reason and the fix
             raise PackagingError((await Get(ResolutionFailureMessage, ResolutionFailure(
                 project.request, stderr, setup.shown))).text)
@@ -166,17 +167,18 @@ async def resolve_for_platform(
     # and caching that answer (locally, remotely) caches the online answer.
     offline = await Get(FallibleProcessResult, UvProcess(
         argv=(*argv, "--offline"), input_digest=digest, description=f"{description} (offline)",
-        relocated_inputs=relocated, cache_scope=scope, level=LogLevel.DEBUG,
+        relocated_inputs=relocated, relocate=setup.is_directory, cache_scope=scope, level=LogLevel.DEBUG,
     ))
     if offline.exit_code == 0:
         packages = _parse_compile(project, request.platform, offline.stdout)
         if offline_is_online(packages, request.constraints, request.overrides):
             return PlatformResolution(request.platform, FrozenDict(packages))
     result = await Get(FallibleProcessResult, UvProcess(
-        argv=argv, input_digest=digest, description=description, relocated_inputs=relocated, cache_scope=scope,
+        argv=argv, input_digest=digest, description=description, relocated_inputs=relocated,
+        relocate=setup.is_directory, cache_scope=scope,
     ))
     if result.exit_code != 0:
-        stderr = result.stderr.decode(errors="replace")
+        stderr = uv_message(result.stderr)
         if is_resolution_failure(stderr):  # the configs' declarations, uv's reason and the fix
             raise PackagingError((await Get(ResolutionFailureMessage, ResolutionFailure(
                 project.request, stderr, setup.shown, request.platform.name))).text)

@@ -1,8 +1,9 @@
 """The entry point of peach's uv tool: runs uv in a Pants sandbox, so that what it writes does not
 depend on where the sandbox is.
 
-It is the `main` of the `uv.pex` that peach builds (`peach.uv.tool`), and runs with that venv's
-interpreter: standard library only, no imports from peach or Pants, Python 3.7+.
+It is the `main` of the `uv.pex` that peach builds (`peach.uv.tool`) for the uv processes that may
+see the sandbox's path (a private index that is a directory of wheels; every other uv process runs
+uv's binary directly), and runs with that venv's interpreter: standard library only, no imports from peach or Pants, Python 3.7+.
 
     python -m peach_uv_runner <uv arguments>
 

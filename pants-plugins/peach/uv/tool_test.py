@@ -7,6 +7,8 @@ import sys
 from pathlib import PurePath
 from typing import List
 
+import pytest
+
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
@@ -26,12 +28,16 @@ from peach.subsystem import PeachSubsystem
 from peach.uv.credentials import uv_credentials
 from peach.uv.tool import (
     PASSED_ENV,
+    UV_BINARY_DIR,
+    UvBinary,
     UvInterpreter,
     UvIsolation,
     UvProcess,
     UvTool,
     uv_interpreter,
     uv_isolation,
+    binary_entry,
+    uv_message,
     uv_process,
     version_test,
     with_interpreter,
@@ -163,6 +169,13 @@ def isolation_of(tmp_path, files: List[FileContent]) -> UvIsolation:
     return isolation
 
 
+def uv_tool() -> UvTool:
+    return create_subsystem(UvTool, version=UvTool.default_version, requirements=UvTool.default_requirements,
+                            interpreter_constraints=UvTool.default_interpreter_constraints,
+                            install_from_resolve=None, console_script=None, entry_point=None,
+                            extra_requirements=[], lockfile="<default>", remote_cache_speculation_delay=1000)
+
+
 def test_a_uv_process_gets_the_isolation_and_no_secret_nor_other_caller_variable(tmp_path) -> None:
     files: List[FileContent] = []
     isolation = isolation_of(tmp_path, files)
@@ -178,10 +191,7 @@ def test_a_uv_process_gets_the_isolation_and_no_secret_nor_other_caller_variable
         merged.append(request)
         return Digest("2" * 64, 2)
 
-    uv = create_subsystem(UvTool, version=UvTool.default_version, requirements=UvTool.default_requirements,
-                          interpreter_constraints=UvTool.default_interpreter_constraints,
-                          install_from_resolve=None, console_script=None, entry_point=None,
-                          extra_requirements=[], lockfile="<default>", remote_cache_speculation_delay=1000)
+    uv = uv_tool()
     inputs = Digest("3" * 64, 3)
     result = run_rule_with_mocks(
         uv_process,
@@ -191,6 +201,7 @@ def test_a_uv_process_gets_the_isolation_and_no_secret_nor_other_caller_variable
         mock_gets=[MockGet(Digest, (CreateDigest,), lambda r: Digest("4" * 64, 4)),
                    MockGet(VenvPex, (PexRequest,), lambda r: "uv.pex"),
                    MockGet(Digest, (MergeDigests,), merge),
+                   MockGet(UvBinary, (), lambda: pytest.fail("a runner process needs no bare binary")),
                    MockGet(Process, (VenvPexProcess,), process)],
     )
     env = dict(result.env)
@@ -209,3 +220,51 @@ def test_a_uv_process_gets_the_isolation_and_no_secret_nor_other_caller_variable
     assert env["UV_CACHE_DIR"] == "{chroot}/.cache/uv"
     assert result.argv == ("lock", "--python", "/opt/python3.11")
     assert result.remote_cache_speculation_delay_millis == 1000
+
+
+def test_a_uv_process_that_needs_no_runner_runs_the_binary_with_the_same_isolation(tmp_path) -> None:
+    isolation = isolation_of(tmp_path, [])
+    binary = Digest("5" * 64, 5)
+
+    def no_pex(request):
+        raise AssertionError(f"a direct uv process builds no pex: {request}")
+
+    result = run_rule_with_mocks(
+        uv_process,
+        rule_args=[UvProcess(("lock", "--directory", "p"), Digest("3" * 64, 3), "lock p", output_files=("p/uv.lock",),
+                             lock="p/uv.lock", relocate=False, http_timeout=30),
+                   uv_tool(), isolation, peach(python_version="3.11"),
+                   create_subsystem(PythonSetup, interpreter_versions_universe=["3.9", "3.10", "3.11", "3.12"])],
+        mock_gets=[MockGet(Digest, (CreateDigest,), no_pex),
+                   MockGet(VenvPex, (PexRequest,), no_pex),
+                   MockGet(Digest, (MergeDigests,), lambda r: Digest("2" * 64, 2)),
+                   MockGet(UvBinary, (), lambda: UvBinary(binary)),
+                   MockGet(Process, (VenvPexProcess,), no_pex)],
+    )
+    assert result.argv == (f"{UV_BINARY_DIR}/uv", "lock", "--directory", "p", "--python", "/opt/python3.11")
+    assert dict(result.immutable_input_digests) == {UV_BINARY_DIR: binary}
+    assert result.input_digest == Digest("2" * 64, 2) and result.output_files == ("p/uv.lock",)
+    # The runner's variables are not set (nothing is relocated); the isolation is the runner's.
+    assert set(result.env) == SANDBOX_ENV | {"UV_HTTP_TIMEOUT"}
+    assert result.env["HOME"] == "{chroot}/.peach/home" and result.env["UV_CACHE_DIR"] == "{chroot}/.cache/uv"
+    assert dict(result.append_only_caches) == {"peach_uv": ".cache/uv", "peach_credentials": ".peach/secrets"}
+    assert result.remote_cache_speculation_delay_millis == 1000
+
+
+def test_the_binary_is_the_uv_wheels_data_script_alone() -> None:
+    loose = ("uv.pex/.deps/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl/.prefix/bin/uv",
+             "uv.pex/.deps/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl/.prefix/bin/uvx",
+             "uv.pex/.deps/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl/uv/__init__.py",
+             "uv.pex/__main__.py")
+    assert binary_entry(loose) == loose[0]
+    assert binary_entry(("w/uv-0.13.9.data/scripts/uv", "w/uv-0.13.9.data/scripts/uvx")) == "w/uv-0.13.9.data/scripts/uv"
+    assert binary_entry(loose[1:]) is None  # a resolve without uv
+    assert binary_entry((loose[0], "uv.pex/.deps/other.whl/.prefix/bin/uv")) is None  # ambiguous
+
+
+def test_uv_messages_show_paths_relative_to_the_build_root() -> None:
+    stderr = (b"error: Failed to parse: `/tmp/pants-sandbox-Ab12cD/dist/peach/debr/base/pyproject.toml`\n"
+              b"  at file:///var/tmp/x/pants-sandbox-Q9/3rdparty/wheels\n")
+    assert uv_message(stderr) == ("error: Failed to parse: `dist/peach/debr/base/pyproject.toml`\n"
+                                  "  at 3rdparty/wheels\n")
+    assert uv_message(b"Resolved 3 packages in 1ms\n") == "Resolved 3 packages in 1ms\n"
