@@ -1127,8 +1127,10 @@ def scenario_warm(bench: Bench, template: Path, sizes: Sizes, world: SynWorld, p
         log(f"fresh CI machine, warm remote cache: run {i + 1}/{runs}")
         r = fresh_ci_machine(bench, machine_b, env, cache, f"b{i}")
         if r.uv_locks():
+            counters = "\n".join(line.strip() for line in r.stderr.splitlines()
+                                  if re.search(r"remote_cache_|local_execution_requests", line))
             raise BenchError(f"a fresh CI machine with a warm remote cache ran `uv lock` for {r.uv_locks()} "
-                             "(remote cache misses)")
+                             f"(remote cache misses). Pants' counters:\n{counters}")
         table.add(S_CI, r.seconds, uv=0)
         hits, misses = r.stat("remote_cache_requests_cached"), r.stat("remote_cache_requests_uncached")
         plugins = r.phase_seconds("Resolving plugins")

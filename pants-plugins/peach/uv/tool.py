@@ -36,8 +36,7 @@ from pants.backend.python.target_types import ConsoleScript, EntryPoint
 from pants.backend.python.util_rules.interpreter_constraints import (
     InterpreterConstraints,
 )
-from pants.backend.python.target_types import PexLayout
-from pants.backend.python.util_rules.pex import Pex, PexRequest, VenvPex, VenvPexProcess
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.backend.python.util_rules.pex_requirements import EntireLockfile
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
@@ -47,15 +46,8 @@ from pants.core.util_rules.system_binaries import (
     BinaryPathTest,
 )
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import (
-    CreateDigest,
-    Digest,
-    DigestEntries,
-    FileContent,
-    FileEntry,
-    MergeDigests,
-)
-from pants.engine.process import Process, ProcessCacheScope
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.option_types import IntOption
 from pants.util.frozendict import FrozenDict
@@ -154,7 +146,7 @@ class UvInterpreter:
 @dataclasses.dataclass(frozen=True)
 class UvBinary:
     """uv's executable alone, `uv` at the digest's root: the binary of the uv tool's wheel, from its
-    resolve, for the uv processes that need no runner (`UvProcess.relocate` false)."""
+    resolve (taken from `UvToolPex`), for the uv processes that need no runner (`UvProcess.relocate` false)."""
 
     digest: Digest
 
@@ -275,10 +267,25 @@ async def uv_isolation(credentials: UvCredentials) -> UvIsolation:
     return UvIsolation(files, python, passed, credentials)
 
 
+@dataclasses.dataclass(frozen=True)
+class UvToolPex:
+    """The uv tool: a venv pex of the `[uv]` resolve whose entry point is the runner."""
+
+    pex: VenvPex
+
+
+@rule(desc="Build the uv tool", level=LogLevel.DEBUG)
+async def uv_tool_pex(uv: UvTool, isolation: UvIsolation, peach: PeachSubsystem, python_setup: PythonSetup) -> UvToolPex:
+    runner = await Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())]))
+    pex_request = on_image_interpreter(
+        uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE),
+                          sources=runner),
+        uv, isolation.python, peach, python_setup)
+    return UvToolPex(await Get(VenvPex, PexRequest, pex_request))
+
+
 @rule(desc="Set up a uv process", level=LogLevel.DEBUG)
-async def uv_process(
-    request: UvProcess, uv: UvTool, isolation: UvIsolation, peach: PeachSubsystem, python_setup: PythonSetup
-) -> Process:
+async def uv_process(request: UvProcess, uv: UvTool, isolation: UvIsolation) -> Process:
     input_digest = await Get(Digest, MergeDigests([request.input_digest, isolation.files]))
     env = isolation.sandbox_env()
     if request.http_timeout:
@@ -301,12 +308,7 @@ async def uv_process(
             timeout_seconds=request.timeout_seconds,
             remote_cache_speculation_delay_millis=uv.remote_cache_speculation_delay,
         )
-    runner = await Get(Digest, CreateDigest([FileContent(f"{_RUNNER_MODULE}.py", _runner_source())]))
-    pex_request = on_image_interpreter(
-        uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints, main=EntryPoint(_RUNNER_MODULE),
-                          sources=runner),
-        uv, isolation.python, peach, python_setup)
-    uv_pex = await Get(VenvPex, PexRequest, pex_request)
+    uv_pex = (await Get(UvToolPex)).pex
     if request.lock:
         env["PEACH_UV_LOCK"] = request.lock
     if request.relocated_inputs:
@@ -336,29 +338,47 @@ def uv_message(output: bytes) -> str:
     return _SANDBOX.sub("", output.decode("utf-8", "replace"))
 
 
-def binary_entry(paths: Tuple[str, ...]) -> Optional[str]:
-    """Which of a loose uv pex's files is uv's executable: the wheel's data script `uv`, which Pex
-    installs below the wheel's chroot (`.deps/<wheel>/.prefix/bin/uv`; `<name>.data/scripts/uv` as the
-    wheel itself has it). None unless exactly one file is."""
-    found = [p for p in paths if p.endswith(("/.prefix/bin/uv", ".data/scripts/uv"))]
-    return found[0] if len(found) == 1 else None
+# Writes `uv`, the uv wheel's executable, from the pex at argv[1] (Pex's packed layout holds each wheel's
+# installed files zipped as `.deps/<wheel>`; the loose layout, as a directory). Standard library only.
+EXTRACT_BINARY = """
+import glob, os, sys, zipfile
+found = []
+for dep in sorted(glob.glob(os.path.join(sys.argv[1], ".deps", "uv-*.whl"))):
+    if os.path.isdir(dep):
+        names = [os.path.join(dep, ".prefix", "bin", "uv")]
+        found += [open(n, "rb").read() for n in names if os.path.isfile(n)]
+    else:
+        with zipfile.ZipFile(dep) as wheel:
+            found += [wheel.read(n) for n in wheel.namelist() if n == ".prefix/bin/uv" or n.endswith(".data/scripts/uv")]
+if len(found) != 1:
+    sys.exit("expected one uv executable in the uv tool's pex, found %d" % len(found))
+with open("uv", "wb") as out:
+    out.write(found[0])
+os.chmod("uv", 0o755)
+"""
 
 
 @rule(desc="Find the uv binary", level=LogLevel.DEBUG)
-async def uv_binary(uv: UvTool, isolation: UvIsolation, peach: PeachSubsystem, python_setup: PythonSetup) -> UvBinary:
-    request = on_image_interpreter(uv.to_pex_request(interpreter_constraints=uv.interpreter_constraints),
-                                   uv, isolation.python, peach, python_setup)
-    pex = await Get(Pex, PexRequest, dataclasses.replace(request, layout=PexLayout.LOOSE, main=None))
-    entries = {e.path: e for e in await Get(DigestEntries, Digest, pex.digest) if isinstance(e, FileEntry)}
-    path = binary_entry(tuple(sorted(entries)))
-    if path is None:
+async def uv_binary(tool: UvToolPex, isolation: UvIsolation, uv: UvTool) -> UvBinary:
+    # Taken from the tool's own pex (which a remote cache holds, zipped, like any of Pants' pex builds) by
+    # a short local process whose 38 MB output never goes to the remote cache: on a fresh CI machine it
+    # costs a fraction of a second, where downloading it from the cache took longer than building it.
+    result = await Get(FallibleProcessResult, Process(
+        argv=(isolation.python.path, "-c", EXTRACT_BINARY, tool.pex.pex_filename),
+        input_digest=tool.pex.digest,
+        output_files=("uv",),
+        description="Extract uv's binary from the uv tool",
+        level=LogLevel.DEBUG,
+        cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
+    ))
+    if result.exit_code != 0:
         raise PackagingError(
             f"the uv tool's requirements ({', '.join(uv.requirements) or '[uv].install_from_resolve'}) install no "
             "single `uv` executable: `[uv].install_from_resolve` must name a resolve that pins the `uv` package "
-            f"(uv {UV_VERSION}), or leave it unset for the built-in lockfile."
+            f"(uv {UV_VERSION}), or leave it unset for the built-in lockfile. "
+            f"{result.stderr.decode(errors='replace').strip()}"
         )
-    binary = FileEntry("uv", entries[path].file_digest, is_executable=True)
-    return UvBinary(await Get(Digest, CreateDigest([binary])))
+    return UvBinary(result.output_digest)
 
 
 def _runner_source() -> bytes:

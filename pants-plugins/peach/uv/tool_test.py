@@ -2,16 +2,17 @@
 and Pex's interpreter discovery only when no binary of that name runs as the right version."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-from pathlib import PurePath
+import zipfile
+from pathlib import Path, PurePath
 from typing import List
 
 import pytest
 
-from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
-from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
+from pants.backend.python.util_rules.pex import PexRequest, VenvPexProcess
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.backend.python.util_rules.pex_requirements import EntireLockfile, PexRequirements, Resolve
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
@@ -36,7 +37,8 @@ from peach.uv.tool import (
     UvTool,
     uv_interpreter,
     uv_isolation,
-    binary_entry,
+    EXTRACT_BINARY,
+    UvToolPex,
     uv_message,
     uv_process,
     version_test,
@@ -196,10 +198,8 @@ def test_a_uv_process_gets_the_isolation_and_no_secret_nor_other_caller_variable
     result = run_rule_with_mocks(
         uv_process,
         rule_args=[UvProcess(("lock",), inputs, "lock", lock="uv.lock", http_timeout=30, http_retries=0), uv,
-                   isolation, peach(python_version="3.11"),
-                   create_subsystem(PythonSetup, interpreter_versions_universe=["3.9", "3.10", "3.11", "3.12"])],
-        mock_gets=[MockGet(Digest, (CreateDigest,), lambda r: Digest("4" * 64, 4)),
-                   MockGet(VenvPex, (PexRequest,), lambda r: "uv.pex"),
+                   isolation],
+        mock_gets=[MockGet(UvToolPex, (), lambda: UvToolPex("uv.pex")),  # type: ignore[arg-type]
                    MockGet(Digest, (MergeDigests,), merge),
                    MockGet(UvBinary, (), lambda: pytest.fail("a runner process needs no bare binary")),
                    MockGet(Process, (VenvPexProcess,), process)],
@@ -226,17 +226,15 @@ def test_a_uv_process_that_needs_no_runner_runs_the_binary_with_the_same_isolati
     isolation = isolation_of(tmp_path, [])
     binary = Digest("5" * 64, 5)
 
-    def no_pex(request):
-        raise AssertionError(f"a direct uv process builds no pex: {request}")
+    def no_pex(*request):
+        raise AssertionError(f"a direct uv process needs no pex: {request}")
 
     result = run_rule_with_mocks(
         uv_process,
         rule_args=[UvProcess(("lock", "--directory", "p"), Digest("3" * 64, 3), "lock p", output_files=("p/uv.lock",),
                              lock="p/uv.lock", relocate=False, http_timeout=30),
-                   uv_tool(), isolation, peach(python_version="3.11"),
-                   create_subsystem(PythonSetup, interpreter_versions_universe=["3.9", "3.10", "3.11", "3.12"])],
-        mock_gets=[MockGet(Digest, (CreateDigest,), no_pex),
-                   MockGet(VenvPex, (PexRequest,), no_pex),
+                   uv_tool(), isolation],
+        mock_gets=[MockGet(UvToolPex, (), no_pex),
                    MockGet(Digest, (MergeDigests,), lambda r: Digest("2" * 64, 2)),
                    MockGet(UvBinary, (), lambda: UvBinary(binary)),
                    MockGet(Process, (VenvPexProcess,), no_pex)],
@@ -251,15 +249,34 @@ def test_a_uv_process_that_needs_no_runner_runs_the_binary_with_the_same_isolati
     assert result.remote_cache_speculation_delay_millis == 1000
 
 
-def test_the_binary_is_the_uv_wheels_data_script_alone() -> None:
-    loose = ("uv.pex/.deps/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl/.prefix/bin/uv",
-             "uv.pex/.deps/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl/.prefix/bin/uvx",
-             "uv.pex/.deps/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl/uv/__init__.py",
-             "uv.pex/__main__.py")
-    assert binary_entry(loose) == loose[0]
-    assert binary_entry(("w/uv-0.13.9.data/scripts/uv", "w/uv-0.13.9.data/scripts/uvx")) == "w/uv-0.13.9.data/scripts/uv"
-    assert binary_entry(loose[1:]) is None  # a resolve without uv
-    assert binary_entry((loose[0], "uv.pex/.deps/other.whl/.prefix/bin/uv")) is None  # ambiguous
+def extract(pex: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", EXTRACT_BINARY, pex.name], cwd=pex.parent, capture_output=True,
+                          text=True)
+
+
+def test_the_binary_is_the_uv_wheels_executable_taken_from_the_tools_pex(tmp_path: Path) -> None:
+    # Pex's packed layout: each wheel's installed files zipped as `.deps/<wheel>`.
+    deps = tmp_path / "packed/uv.pex/.deps"
+    deps.mkdir(parents=True)
+    with zipfile.ZipFile(deps / "uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl", "w") as wheel:
+        wheel.writestr(".prefix/bin/uv", b"\x7fELF uv")
+        wheel.writestr(".prefix/bin/uvx", b"\x7fELF uvx")
+        wheel.writestr("uv/__init__.py", b"")
+    with zipfile.ZipFile(deps / "other-1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr(".prefix/bin/uv", b"not this one")
+    assert extract(tmp_path / "packed/uv.pex").returncode == 0
+    binary = tmp_path / "packed/uv"
+    assert binary.read_bytes() == b"\x7fELF uv" and os.access(binary, os.X_OK)
+    # The loose layout: the same files, unzipped.
+    loose = tmp_path / "loose/uv.pex/.deps/uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl/.prefix/bin"
+    loose.mkdir(parents=True)
+    (loose / "uv").write_bytes(b"\x7fELF loose")
+    assert extract(tmp_path / "loose/uv.pex").returncode == 0
+    assert (tmp_path / "loose/uv").read_bytes() == b"\x7fELF loose"
+    # A resolve without uv: a clear failure, no file.
+    (tmp_path / "none/uv.pex/.deps").mkdir(parents=True)
+    failed = extract(tmp_path / "none/uv.pex")
+    assert failed.returncode != 0 and "found 0" in failed.stderr and not (tmp_path / "none/uv").exists()
 
 
 def test_uv_messages_show_paths_relative_to_the_build_root() -> None:
