@@ -293,38 +293,20 @@ async def uv_process(request: UvProcess, uv: UvTool, isolation: UvIsolation) -> 
     if request.http_retries is not None:
         env["UV_HTTP_RETRIES"] = str(request.http_retries)
     argv = (*request.argv, "--python", isolation.python.path, *request.command)
+    common = dict(input_digest=input_digest, output_files=request.output_files, description=request.description,
+                  append_only_caches=isolation.sandbox_caches(), level=request.level, cache_scope=request.cache_scope,
+                  timeout_seconds=request.timeout_seconds)
     if not request.relocate:
         binary = await Get(UvBinary)
-        return Process(
-            argv=(f"{UV_BINARY_DIR}/uv", *argv),
-            input_digest=input_digest,
-            immutable_input_digests={UV_BINARY_DIR: binary.digest},
-            output_files=request.output_files,
-            env=env,
-            append_only_caches=isolation.sandbox_caches(),
-            description=request.description,
-            level=request.level,
-            cache_scope=request.cache_scope,
-            timeout_seconds=request.timeout_seconds,
-            remote_cache_speculation_delay_millis=uv.remote_cache_speculation_delay,
-        )
+        return Process(argv=(f"{UV_BINARY_DIR}/uv", *argv), immutable_input_digests={UV_BINARY_DIR: binary.digest},
+                       env=env, remote_cache_speculation_delay_millis=uv.remote_cache_speculation_delay,
+                       **common)  # type: ignore[arg-type]
     uv_pex = (await Get(UvToolPex)).pex
     if request.lock:
         env["PEACH_UV_LOCK"] = request.lock
     if request.relocated_inputs:
         env["PEACH_UV_INPUTS"] = ":".join(request.relocated_inputs)
-    process = await Get(Process, VenvPexProcess(
-        uv_pex,
-        argv=argv,
-        input_digest=input_digest,
-        output_files=request.output_files,
-        extra_env=env,
-        append_only_caches=isolation.sandbox_caches(),
-        description=request.description,
-        level=request.level,
-        cache_scope=request.cache_scope,
-        timeout_seconds=request.timeout_seconds,
-    ))
+    process = await Get(Process, VenvPexProcess(uv_pex, argv=argv, extra_env=env, **common))  # type: ignore[arg-type]
     return dataclasses.replace(process, remote_cache_speculation_delay_millis=uv.remote_cache_speculation_delay)
 
 
