@@ -280,8 +280,8 @@ def test_the_binary_is_the_uv_wheels_executable_taken_from_the_tools_pex(tmp_pat
 
 
 def test_uv_messages_show_paths_relative_to_the_build_root() -> None:
-    stderr = (b"error: Failed to parse: `/tmp/pants-sandbox-Ab12cD/dist/peach/debr/base/pyproject.toml`\n"
-              b"  at file:///var/tmp/x/pants-sandbox-Q9/3rdparty/wheels\n")
+    stderr = (b"error: Failed to parse: `/srv/ci/pants-sandbox-Ab12cD/dist/peach/debr/base/pyproject.toml`\n"
+              b"  at file:///srv/ci/build/pants-sandbox-Q9/3rdparty/wheels\n")
     assert uv_message(stderr) == ("error: Failed to parse: `dist/peach/debr/base/pyproject.toml`\n"
                                   "  at 3rdparty/wheels\n")
     assert uv_message(b"Resolved 3 packages in 1ms\n") == "Resolved 3 packages in 1ms\n"
