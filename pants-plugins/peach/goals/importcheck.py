@@ -35,6 +35,7 @@ from peach.importcheck.checker import (
     Origin,
     install_failure,
     render_report,
+    unreadable_result,
 )
 from peach.target_types import (
     CodopsField,
@@ -181,17 +182,23 @@ async def run_import_check(
         cache_scope=ProcessCacheScope.PER_SESSION if test.force else ProcessCacheScope.SUCCESSFUL,
     ))
     contents = await Get(DigestContents, Digest, result.output_digest)
+    readable = bool(contents)
     if contents:
         origins = {canonical_name(p.package): Origin(p.requirement, p.tier, p.source)
                    for p in field_set.provenance.value}
-        report = render_report(project.name, field_set.address.spec, json.loads(contents[0].content), origins)
+        try:
+            report = render_report(project.name, field_set.address.spec, json.loads(contents[0].content), origins)
+        except (ValueError, KeyError, TypeError) as e:  # not what the checker writes: a verdict unknown
+            readable = False
+            report = unreadable_result(project.name, field_set.address.spec, f"{type(e).__name__}: {e}",
+                                       result.stderr.decode("utf-8", "replace"))
     else:
         report = install_failure(project.name, result.stderr.decode("utf-8", "replace"))
     tested = TestResult.from_fallible_process_result(result, field_set.address, test.output)
-    exit_code = result.exit_code if result.exit_code != 0 or contents else 1
+    exit_code = result.exit_code if result.exit_code != 0 or readable else 1
     return TestResult(
         exit_code=exit_code, stdout=report, stdout_digest=tested.stdout_digest,
-        stderr=tested.stderr if contents else "",
+        stderr=tested.stderr if readable else "",
         stderr_digest=tested.stderr_digest, addresses=tested.addresses, output_setting=tested.output_setting,
         result_metadata=tested.result_metadata,
     )

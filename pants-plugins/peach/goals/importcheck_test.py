@@ -112,6 +112,14 @@ def test_an_install_failure_reports_the_environment_and_uvs_message() -> None:
     assert "  | error: Failed to download `six==1.17.0`\n  |   Caused by: 404 Not Found\n" in result.stdout
 
 
+def test_a_result_the_checker_did_not_write_fails_the_check_with_a_report_not_a_traceback() -> None:
+    for content in (b'{"python": "3.11.7", "packa', json.dumps({"python": "3.11.7"}).encode()):
+        result, _, _ = _run(0, {".peach-import-check/result.json": content}, stderr="Killed\n")
+        assert result.exit_code == 1, content
+        assert result.stdout.startswith("environment `zzebu/ml`: the import check's result could not be read ("), content
+        assert "  | Killed\n" in result.stdout and "pants test --force //:peach#zzebu/ml" in result.stdout
+
+
 def test_a_skipped_environment_runs_nothing() -> None:
     result, processes, _ = _run(0, {}, skip=["*/ml"])
     assert processes == [] and result.exit_code is None

@@ -360,5 +360,15 @@ def install_failure(environment: str, uv_stderr: str) -> str:
             "config; run `pants package` on the environment to see whether the lock itself is current.\n")
 
 
+def unreadable_result(environment: str, address: str, problem: str, stderr: str) -> str:
+    """The report when the checker's result file is not the JSON it writes (the process was killed
+    while writing it, or the file was replaced): the verdict is unknown, so the check fails."""
+    message = "\n".join(f"  | {line}" for line in stderr.strip().splitlines()) or "  | (it printed nothing)"
+    return (f"environment `{environment}`: the import check's result could not be read ({problem}), so whether "
+            f"the environment imports is unknown. The check's stderr:\n{message}\n"
+            f"Fix: run `pants test --force {address}` again; if it fails the same way, report it with the "
+            "environment's pyproject.toml and this output.\n")
+
+
 if __name__ == "__main__":
     sys.exit(main())
